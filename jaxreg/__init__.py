@@ -1,0 +1,38 @@
+"""jaxreg: regularization for JAX as pure functions and optax transformations.
+
+Penalties (``params -> scalar``), proximal operators (``params -> params``),
+optax gradient transformations, masks and library conventions, with every
+hyperparameter a traced array so whole sweeps compile to one program.
+"""
+
+__version__ = "0.1.0"
+
+from jaxreg import conventions, masks
+from jaxreg.penalties import elastic_net_penalty, group_lasso_penalty, l1_penalty, l2_penalty
+from jaxreg.prox import (
+    project_max_norm,
+    prox_elastic_net,
+    prox_group_lasso,
+    prox_l1,
+    prox_l2,
+)
+from jaxreg.transforms import (
+    add_elastic_net,
+    add_l1,
+    add_l2,
+    cumulative_l1,
+    decoupled_weight_decay,
+    max_norm,
+    proximal_elastic_net,
+    proximal_group_lasso,
+    proximal_l1,
+)
+
+__all__ = [
+    "__version__",
+    "add_elastic_net", "add_l1", "add_l2", "conventions", "cumulative_l1",
+    "decoupled_weight_decay", "elastic_net_penalty", "group_lasso_penalty",
+    "l1_penalty", "l2_penalty", "masks", "max_norm", "project_max_norm",
+    "prox_elastic_net", "prox_group_lasso", "prox_l1", "prox_l2",
+    "proximal_elastic_net", "proximal_group_lasso", "proximal_l1",
+]

@@ -1,0 +1,157 @@
+"""The one place that lifts leaf functions over pytrees and validates hyperparameters.
+
+Every public function of jaxreg takes ``params`` (any pytree of arrays, ``None``
+leaves allowed), hyperparameters that are either one value for all leaves or a
+pytree with the structure of ``params`` (per-leaf values), and an optional
+``mask`` (a bool pytree, or a callable ``params -> bool pytree``; ``False``
+means "leave this leaf alone"). This module resolves those three things once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+PyTree = Any
+
+
+def _is_none(x: Any) -> bool:
+  return x is None
+
+
+def flatten(tree: PyTree):
+  """Flattens ``tree`` keeping ``None`` as a leaf, so it lines up with masks."""
+  return jax.tree_util.tree_flatten(tree, is_leaf=_is_none)
+
+
+def _is_concrete_leaf(x: Any) -> bool:
+  return not isinstance(x, jax.core.Tracer) and not callable(x) and x is not None
+
+
+def check(name: str, value: Any, *, low: float = 0.0, high: float = math.inf,
+          low_open: bool = False, high_open: bool = False) -> None:
+  """Raises ``ValueError`` if a concrete hyperparameter is NaN or out of range.
+
+  ``value`` may be a Python number, an array, a pytree of those (per-leaf
+  values) or a schedule (callable). Tracers and schedules are not inspected:
+  validation never branches on traced data.
+  """
+  for leaf in flatten(value)[0]:
+    if not _is_concrete_leaf(leaf):
+      continue
+    try:
+      arr = np.asarray(leaf, dtype=np.float64)
+    except (TypeError, ValueError):
+      raise ValueError(f"{name} must be a number or array of numbers, got {leaf!r}.") from None
+    lo_ok = arr > low if low_open else arr >= low
+    hi_ok = arr < high if high_open else arr <= high
+    if np.isnan(arr).any() or not (lo_ok & hi_ok).all():
+      raise ValueError(f"{name} must be {_describe(low, high, low_open, high_open)}, got {leaf!r}.")
+
+
+def _describe(low, high, low_open, high_open) -> str:
+  if high == math.inf:
+    return f"{'>' if low_open else '>='} {low:g} (and not NaN)"
+  lb, hb = "(" if low_open else "[", ")" if high_open else "]"
+  return f"in {lb}{low:g}, {high:g}{hb} (and not NaN)"
+
+
+def broadcast(name: str, value: Any, treedef, n: int) -> list:
+  """One value per leaf: a single value is repeated, a pytree must match ``treedef``."""
+  leaves, vdef = flatten(value)
+  if jax.tree_util.treedef_is_leaf(vdef) and value is not None:
+    return [value] * n
+  if vdef != treedef:
+    raise ValueError(
+        f"{name} is a pytree whose structure {vdef} does not match the structure of "
+        f"params {treedef}; pass one value for all leaves or a pytree shaped like params.")
+  return leaves
+
+
+def resolve_mask(mask: Any, params: PyTree, treedef, n: int) -> list[bool]:
+  """The mask as one Python bool per leaf of ``params`` (``None`` = all True)."""
+  if mask is None:
+    return [True] * n
+  if callable(mask):
+    mask = mask(params)
+  leaves, mdef = flatten(mask)
+  if mdef != treedef:
+    raise ValueError(
+        f"mask has structure {mdef}, which does not match the structure of params "
+        f"{treedef}; pass a bool pytree shaped like params or a callable params -> mask.")
+  return [bool(m) if m is not None else False for m in leaves]
+
+
+def map_leaves(fn: Callable, params: PyTree, hparams: dict[str, Any], *,
+               mask: Any = None, skip: Callable = lambda w: w, others: tuple = ()):
+  """Applies ``fn(w, *others_leaves, **hparams_leaf)`` to each regularized leaf.
+
+  Leaves that are ``None`` or masked out get ``skip(w, *others_leaves)``
+  (identity on ``w`` by default). ``others`` are extra pytrees with the structure
+  of params (updates, optimizer state) passed leaf by leaf. Returns the list of
+  per-leaf results and the treedef of ``params``.
+  """
+  leaves, treedef = flatten(params)
+  n = len(leaves)
+  per_leaf = {k: broadcast(k, v, treedef, n) for k, v in hparams.items()}
+  other_leaves = [broadcast("updates" if i == 0 else "state", o, treedef, n)
+                  for i, o in enumerate(others)]
+  keep = resolve_mask(mask, params, treedef, n)
+  out = []
+  for i, w in enumerate(leaves):
+    extra = [o[i] for o in other_leaves]
+    if w is None or not keep[i]:
+      out.append(skip(w, *extra))
+    else:
+      out.append(fn(w, *extra, **{k: v[i] for k, v in per_leaf.items()}))
+  return out, treedef
+
+
+def tree_map(fn: Callable, params: PyTree, hparams: dict[str, Any], *, mask: Any = None,
+             others: tuple = ()):
+  """Like :func:`map_leaves`, returning a pytree shaped like ``params``.
+
+  Outputs keep each leaf's dtype (bf16 in, bf16 out), whatever dtype the
+  hyperparameters have. Masked-out leaves are returned unchanged.
+  """
+  def same_dtype(w, *extra, **h):
+    return fn(w, *extra, **h).astype(jnp.result_type(extra[0] if extra else w))
+  skip = (lambda w, *extra: extra[0]) if others else (lambda w: w)
+  out, treedef = map_leaves(same_dtype, params, hparams, mask=mask, skip=skip, others=others)
+  return treedef.unflatten(out)
+
+
+def tree_sum(fn: Callable, params: PyTree, hparams: dict[str, Any], *, mask: Any = None):
+  """Sum over regularized leaves of the scalar ``fn(w, **hparams_leaf)``."""
+  out, _ = map_leaves(fn, params, hparams, mask=mask, skip=lambda w: None)
+  terms = [t for t in out if t is not None]
+  return sum(terms[1:], terms[0]) if terms else jnp.zeros((), jnp.float32)
+
+
+def accum_dtype(w: jax.Array):
+  """Penalties accumulate in at least float32, so bf16 weights do not lose the sum."""
+  return jnp.promote_types(jnp.result_type(w), jnp.float32)
+
+
+def group_norm(w: jax.Array, group_axis: int):
+  """Euclidean norm of each group (an index along ``group_axis``) and the group size.
+
+  Returns ``(norms, size)`` where ``norms`` keeps the reduced axes (broadcasts
+  against ``w``) and ``size`` is the number of weights in one group. A leaf
+  with ndim 0 is one group; a 1-D leaf (a bias) has groups of size 1.
+  """
+  w = jnp.asarray(w)
+  if w.ndim == 0:
+    return jnp.abs(w.astype(accum_dtype(w))), 1
+  axis = group_axis % w.ndim
+  other = tuple(a for a in range(w.ndim) if a != axis)
+  size = int(np.prod([w.shape[a] for a in other])) if other else 1
+  sq = jnp.sum(jnp.square(w.astype(accum_dtype(w))), axis=other, keepdims=True)
+  # Double-where: the norm's gradient at a zero group is 0 instead of NaN.
+  pos = sq > 0
+  return jnp.where(pos, jnp.sqrt(jnp.where(pos, sq, 1.0)), 0.0), size

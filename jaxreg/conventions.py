@@ -1,0 +1,98 @@
+r"""Our ``alpha`` against the conventions of Keras, PyTorch, scikit-learn and glmnet.
+
+jaxreg's penalties are added to the user's loss ``L``:
+``L + alpha/2·‖w‖²`` (L2), ``L + alpha·‖w‖₁`` (L1),
+``L + alpha·(l1_ratio·‖w‖₁ + (1 − l1_ratio)/2·‖w‖²)`` (elastic net).
+Other libraries write the same objectives with other constants. Each helper
+returns the jaxreg value that gives *the same gradient* (hence the same
+training trajectory / the same minimizer):
+
+==============================================  =====================================  ==================================
+their setting                                   their penalty or update                jaxreg
+==============================================  =====================================  ==================================
+Keras ``regularizers.L2(l2)``                   ``+ l2·Σw²`` (no ½; gradient 2·l2·w)    ``add_l2(from_keras_l2(l2))`` = ``2·l2``
+Keras ``regularizers.L1(l1)``                   ``+ l1·Σ|w|``                          ``add_l1(l1)``
+PyTorch ``SGD/Adam(weight_decay=wd)``           ``g ← g + wd·w`` (coupled)             ``add_l2(wd)`` before the optimizer
+PyTorch ``AdamW(lr, weight_decay=wd)``          ``w ← w − lr·wd·w`` (decoupled)         ``decoupled_weight_decay(lr·wd)`` after adam
+scikit-learn ``Lasso(alpha)``                   ``1/(2n)‖y−Xw‖² + alpha‖w‖₁``           same alpha, data term ``1/(2n)‖r‖²``
+scikit-learn ``ElasticNet(alpha, l1_ratio)``    as our elastic net, data ``1/(2n)‖r‖²`` same alpha and l1_ratio
+scikit-learn ``Ridge(alpha)``                   ``‖y−Xw‖² + alpha‖w‖²``                ``alpha / n`` with data ``1/(2n)‖r‖²``
+scikit-learn ``LogisticRegression(C)``          ``C·Σ logloss + penalty``              ``1 / (C·n)`` with the *mean* log-loss
+glmnet ``glmnet(lambda, alpha)``                ``1/(2n)RSS + λ((1−α)/2‖β‖² + α‖β‖₁)``  alpha = λ, l1_ratio = glmnet's α
+the seed article                                ``α/2‖W‖²`` and ``α‖W‖₁``               the same α
+==============================================  =====================================  ==================================
+
+The scikit-learn and glmnet rows assume the data term they use (half mean
+squared error, or mean log-loss); with a plain mean squared error ``1/n‖r‖²``
+(twice the half-MSE) multiply jaxreg's alpha by 2. glmnet standardizes ``y``
+internally for the gaussian family; the mapping holds for its reported λ on the
+scale of the data you fit.
+"""
+
+from __future__ import annotations
+
+from jaxreg import _trees
+
+
+def from_keras_l2(l2):
+  """Keras ``L2(l2)`` adds ``l2·Σw²`` (gradient ``2·l2·w``): jaxreg alpha = ``2·l2``."""
+  _trees.check("l2", l2)
+  return 2 * l2
+
+
+def from_keras_l1(l1):
+  """Keras ``L1(l1)`` adds ``l1·Σ|w|``: jaxreg alpha = ``l1``."""
+  _trees.check("l1", l1)
+  return l1
+
+
+def from_torch_weight_decay(weight_decay):
+  """PyTorch ``SGD/Adam(weight_decay)`` adds ``weight_decay·w`` to the gradient: ``add_l2(weight_decay)``."""
+  _trees.check("weight_decay", weight_decay)
+  return weight_decay
+
+
+def from_torch_adamw(lr, weight_decay):
+  """PyTorch ``AdamW(lr, weight_decay)`` (and ``optax.adamw``) shrinks ``w`` by ``lr·weight_decay`` per step.
+
+  Returns the argument of :func:`jaxreg.decoupled_weight_decay` to chain after ``adam(lr)``.
+  """
+  _trees.check("lr", lr)
+  _trees.check("weight_decay", weight_decay)
+  return lr * weight_decay
+
+
+def from_sklearn_ridge(alpha, n_samples):
+  """scikit-learn ``Ridge(alpha)`` minimizes ``‖y−Xw‖² + alpha‖w‖²``.
+
+  Divided by ``2n`` that is ``1/(2n)‖y−Xw‖² + (alpha/n)/2·‖w‖²``: jaxreg alpha =
+  ``alpha / n_samples`` on the half-MSE data term.
+  """
+  _trees.check("alpha", alpha)
+  _trees.check("n_samples", n_samples, low=1)
+  return alpha / n_samples
+
+
+def from_sklearn_elastic_net(alpha, l1_ratio=1.0):
+  """scikit-learn ``ElasticNet/Lasso(alpha, l1_ratio)``: the same ``(alpha, l1_ratio)`` on the half-MSE data term."""
+  _trees.check("alpha", alpha)
+  _trees.check("l1_ratio", l1_ratio, high=1.0)
+  return alpha, l1_ratio
+
+
+def from_sklearn_logistic_C(C, n_samples):
+  """scikit-learn ``LogisticRegression(C)`` minimizes ``C·Σ logloss + penalty``.
+
+  Divided by ``C·n``: mean log-loss + ``1/(C·n)``·penalty, where the L2 penalty
+  is ``½‖w‖²`` (jaxreg's) and the L1 penalty ``‖w‖₁``: jaxreg alpha = ``1/(C·n)``.
+  """
+  _trees.check("C", C, low_open=True)
+  _trees.check("n_samples", n_samples, low=1)
+  return 1.0 / (C * n_samples)
+
+
+def from_glmnet(lambda_, alpha=1.0):
+  """glmnet's ``(lambda, alpha)`` → jaxreg's ``(alpha, l1_ratio)`` = ``(lambda, alpha)``."""
+  _trees.check("lambda_", lambda_)
+  _trees.check("alpha", alpha, high=1.0)
+  return lambda_, alpha

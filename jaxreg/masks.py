@@ -1,0 +1,62 @@
+"""Which leaves are regularized.
+
+A mask is a bool pytree shaped like ``params`` (``True`` = regularize) or a
+callable ``params -> bool pytree``; every penalty, prox and transform in
+jaxreg takes one as ``mask=``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import jax
+
+
+def weights_only(params):
+  """``True`` for leaves with ``ndim ≥ 2`` (kernels), ``False`` for biases and norm scales.
+
+  The default most users want: decaying biases or LayerNorm/BatchNorm scales
+  rarely helps (optax issue #25, PyTorch issue #1402).
+
+  Example:
+    >>> jaxreg.masks.weights_only({"kernel": jnp.ones((3, 2)), "bias": jnp.ones(2)})
+    {'bias': False, 'kernel': True}
+  """
+  return jax.tree_util.tree_map(lambda x: x is not None and getattr(x, "ndim", 0) >= 2,
+                                params, is_leaf=lambda x: x is None)
+
+
+def _key_name(k) -> str:
+  for attr in ("key", "name", "idx"):
+    if hasattr(k, attr):
+      return str(getattr(k, attr))
+  return str(k)
+
+
+def path_str(path) -> str:
+  """A key path as ``"a/b/0"`` (dict keys, attribute names and indices joined by "/")."""
+  return "/".join(_key_name(k) for k in path)
+
+
+def by_path(pattern: str):
+  """A mask callable: ``True`` for leaves whose "/"-joined key path matches ``pattern``.
+
+  Matching uses :func:`re.search`, so ``by_path("kernel")`` selects every leaf
+  with "kernel" anywhere in its path and ``by_path(r"^encoder/")`` only the
+  encoder's.
+
+  Example:
+    >>> jaxreg.masks.by_path("kernel")({"dense": {"kernel": w, "bias": b}})
+    {'dense': {'bias': False, 'kernel': True}}
+  """
+  try:
+    regex = re.compile(pattern)
+  except (re.error, TypeError) as e:
+    raise ValueError(f"by_path: pattern must be a valid regular expression, got {pattern!r} ({e}).") from None
+
+  def mask(params):
+    return jax.tree_util.tree_map_with_path(
+        lambda p, x: x is not None and regex.search(path_str(p)) is not None,
+        params, is_leaf=lambda x: x is None)
+
+  return mask
