@@ -99,8 +99,13 @@ def map_leaves(fn: Callable, params: PyTree, hparams: dict[str, Any], *,
   leaves, treedef = flatten(params)
   n = len(leaves)
   per_leaf = {k: broadcast(k, v, treedef, n) for k, v in hparams.items()}
-  other_leaves = [broadcast("updates" if i == 0 else "state", o, treedef, n)
-                  for i, o in enumerate(others)]
+  other_leaves = []
+  for i, o in enumerate(others):
+    o_leaves, odef = flatten(o)
+    if odef != treedef:
+      raise ValueError(f"{'updates' if i == 0 else 'state'} has structure {odef}, which does not "
+                       f"match the structure of params {treedef}.")
+    other_leaves.append(o_leaves)
   keep = resolve_mask(mask, params, treedef, n)
   out = []
   for i, w in enumerate(leaves):

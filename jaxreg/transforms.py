@@ -309,7 +309,7 @@ def cumulative_l1(alpha, learning_rate, *, mask=None) -> optax.GradientTransform
         applied=treedef.unflatten([zeros(w, jnp.shape(w)) for w in leaves]))
 
   def leaf(w, u, total, applied, alpha, learning_rate):
-    total = total + learning_rate * alpha
+    total = (total + learning_rate * alpha).astype(total.dtype)
     z = (w + u).astype(applied.dtype)
     new = jnp.where(z > 0, jnp.maximum(0, z - (total + applied)),
                     jnp.where(z < 0, jnp.minimum(0, z + (total - applied)), z))
