@@ -8,6 +8,16 @@ hyperparameter a traced array so whole sweeps compile to one program.
 __version__ = "0.1.0"
 
 from jaxreg import conventions, masks
+from jaxreg.dropout import (
+    alpha_dropout,
+    concrete_dropout,
+    concrete_dropout_regularizer,
+    drop_connect,
+    dropout,
+    dropout_mask,
+    gaussian_dropout,
+    mc_predict,
+)
 from jaxreg.penalties import elastic_net_penalty, group_lasso_penalty, l1_penalty, l2_penalty
 from jaxreg.prox import (
     project_max_norm,
@@ -16,6 +26,7 @@ from jaxreg.prox import (
     prox_l1,
     prox_l2,
 )
+from jaxreg.sweep import SweepResult, sweep
 from jaxreg.transforms import (
     add_elastic_net,
     add_l1,
@@ -35,4 +46,7 @@ __all__ = [
     "l1_penalty", "l2_penalty", "masks", "max_norm", "project_max_norm",
     "prox_elastic_net", "prox_group_lasso", "prox_l1", "prox_l2",
     "proximal_elastic_net", "proximal_group_lasso", "proximal_l1",
+    "SweepResult", "sweep",
+    "alpha_dropout", "concrete_dropout", "concrete_dropout_regularizer", "drop_connect", "dropout",
+    "dropout_mask", "gaussian_dropout", "mc_predict",
 ]
