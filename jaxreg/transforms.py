@@ -264,8 +264,8 @@ def max_norm(max_norm, *, group_axis=-1, mask=None) -> optax.GradientTransformat
   """
   _trees.check("max_norm", max_norm, low_open=True)
   return _leafwise("max_norm",
-                   lambda w, u, c: prox.max_norm_project(w + u, c, group_axis) - w,
-                   {"c": max_norm}, mask)
+                   lambda w, u, max_norm: prox.max_norm_project(w + u, max_norm, group_axis) - w,
+                   {"max_norm": max_norm}, mask)
 
 
 def cumulative_l1(alpha, learning_rate, *, mask=None) -> optax.GradientTransformation:

@@ -139,7 +139,7 @@ def test_tree_map_with_others_returns_other_leaf_when_skipped():
 
 def test_tree_map_mismatched_updates_raises_naming_updates():
   params = {"a": jnp.ones(2), "b": jnp.ones(2)}
-  with pytest.raises(ValueError, match="^updates is a pytree"):
+  with pytest.raises(ValueError, match="^updates has structure"):
     _trees.tree_map(lambda w, u: u, params, {}, others=({"a": jnp.ones(2)},))
 
 
