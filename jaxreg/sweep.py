@@ -86,6 +86,7 @@ import math
 import os
 import sys
 import warnings
+import weakref
 import zipfile
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -101,6 +102,7 @@ __all__ = ["SweepResult", "sweep"]
 _AXIS = "sweep"   # the mesh axis the configurations are sharded along
 _SEED = "seed"
 _REDUCERS = {"mean": np.mean, "median": np.median, "min": np.min, "max": np.max}
+_PROGRAMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # fn -> {layout: jitted program}
 _CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError)
 
 
@@ -384,22 +386,40 @@ def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any
         "key": _digest(key_impl, str(key_data.dtype), key_data.tobytes()),
     })
 
-  def base_key():
-    data = jax.numpy.asarray(key_data)
-    return data if key_impl is None else jax.random.wrap_key_data(data, impl=key_impl)
+  key_sharding = NamedSharding(mesh, P())
+  key_arr = jax.make_array_from_callback(key_data.shape, key_sharding, lambda idx: key_data[idx])
+  specs = ({n: jax.ShapeDtypeStruct((g_pad,), v.dtype, sharding=hp_sharding) for n, v in flat_hp.items()},
+           jax.ShapeDtypeStruct((s_pad,), np.int32, sharding=seed_sharding),
+           jax.ShapeDtypeStruct(key_data.shape, key_data.dtype, sharding=key_sharding))
 
   def program(static_point):
-    def per_seed(hp, seed):
-      k = jax.random.fold_in(base_key(), seed)
-      return jax.vmap(lambda h: fn({**static_point, **h}, k), axis_size=g_pad)(hp)
+    """The jitted ``(hp (g_pad,), seeds (s_pad,), key data) -> leaves (s_pad, g_pad, ...)``, cached per fn."""
+    try:
+      cache = _PROGRAMS.setdefault(fn, {})
+      fn_ref = weakref.ref(fn)   # the cache must not keep fn alive
+      cache_key = (tuple(static_point.items()), s_pad, g_pad, key_impl, hp_sharding, seed_sharding, out_sharding)
+      hash(cache_key)
+    except TypeError:   # fn not weak-referenceable or a static value not hashable: no cache
+      cache, fn_ref, cache_key = {}, (lambda: fn), None
+    if cache_key in cache:
+      return cache[cache_key]
 
-    if s_pad == 1:   # no size-1 vmap: the same program a user would write for one seed
-      body = lambda hp, seeds: jax.tree_util.tree_map(lambda x: x[None], per_seed(hp, seeds[0]))
-    else:
-      body = jax.vmap(per_seed, in_axes=(None, 0))
-    jitted = jax.jit(body, in_shardings=(hp_sharding, seed_sharding), out_shardings=out_sharding)
-    return jitted.lower({n: jax.ShapeDtypeStruct((g_pad,), v.dtype, sharding=hp_sharding) for n, v in flat_hp.items()},
-                        jax.ShapeDtypeStruct((s_pad,), np.int32, sharding=seed_sharding))
+    def body(hp, seeds, kd):
+      f = fn_ref()
+      base = kd if key_impl is None else jax.random.wrap_key_data(kd, impl=key_impl)
+
+      def per_seed(hp, seed):
+        k = jax.random.fold_in(base, seed)   # one key per seed, shared by every grid point
+        return jax.vmap(lambda h: f({**static_point, **h}, k), axis_size=g_pad)(hp)
+
+      if s_pad == 1:   # no size-1 vmap: the same program a user would write for one seed
+        return jax.tree_util.tree_map(lambda x: x[None], per_seed(hp, seeds[0]))
+      return jax.vmap(per_seed, in_axes=(None, 0))(hp, seeds)
+
+    jitted = jax.jit(body, in_shardings=(hp_sharding, seed_sharding, key_sharding), out_shardings=out_sharding)
+    if cache_key is not None:
+      cache[cache_key] = jitted
+    return jitted
 
   static_points = list(itertools.product(*raw_static.values()))
   bar = _progress_bar(len(static_points) * S * G, progress)
@@ -407,8 +427,8 @@ def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any
   try:
     for t, point in enumerate(static_points):
       static_point = dict(zip(axes_static, point))
-      lowered = program(static_point)
-      out_leaves, out_def = jax.tree_util.tree_flatten(lowered.out_info)
+      jitted = program(static_point)
+      out_leaves, out_def = jax.tree_util.tree_flatten(jitted.eval_shape(*specs))   # traces fn (once)
       info = [(tuple(x.shape[2:]), np.dtype(x.dtype)) for x in out_leaves]
       if treedef is None:
         treedef, leaf_info = out_def, info
@@ -432,7 +452,6 @@ def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any
             loaded[c] = leaves
             done[c] = True
         done = _all_processes(done)
-      compiled = None if done.all() else lowered.compile()
       for c, (i, j) in enumerate(chunks):
         s0, s1, g0, g1 = bounds(i, j)
         if done[c]:
@@ -443,7 +462,7 @@ def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any
           hp = {n: jax.make_array_from_callback((g_pad,), hp_sharding, lambda idx, a=v[g_idx]: a[idx])
                 for n, v in flat_hp.items()}
           seed_arr = jax.make_array_from_callback((s_pad,), seed_sharding, lambda idx, a=seed_values[s_idx]: a[idx])
-          out = _to_host(compiled(hp, seed_arr))
+          out = _to_host(jitted(hp, seed_arr, key_arr))   # compiles on the first chunk only
           leaves = [x[: s1 - s0, : g1 - g0] for x in jax.tree_util.tree_leaves(out)]
           if ckpt is not None:
             ckpt.save(names[c], leaves)

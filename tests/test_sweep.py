@@ -2,6 +2,7 @@
 
 import csv
 import functools
+import gc
 import importlib
 import io
 import os
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import warnings
+import weakref
 
 import chex
 import jax
@@ -93,7 +95,7 @@ def test_chunked_equals_unchunked(chunk_size):
   chex.assert_trees_all_close(chunked.values, whole().values, rtol=1e-6, atol=1e-7)
 
 
-def test_padding_never_recompiles():
+def test_padding_never_recompiles_and_programs_are_cached_per_fn():
   traces = []
 
   def fn(hp, key):
@@ -102,10 +104,22 @@ def test_padding_never_recompiles():
 
   r = jaxreg.sweep(fn, worker.GRID, key=KEY, seeds=3, chunk_size=4, progress=False)   # 9 chunks, ragged tail
   assert len(traces) == 1
-  traces.clear()
-  jaxreg.sweep(fn, worker.GRID, key=KEY, seeds=3, chunk_size=4, progress=False, static={"depth": [1, 2, 3]})
-  assert len(traces) == 3   # one program per static value
   chex.assert_trees_all_close(r.values, whole().values, rtol=1e-6, atol=1e-7)
+  other_key = jaxreg.sweep(fn, worker.GRID, key=jax.random.key(8), seeds=3, chunk_size=4, progress=False)
+  assert len(traces) == 1   # like jax.jit: same fn and layout, no new trace (the key is an argument)
+  ref = direct(worker.ridge_gd, {"alpha": 0.1, "lr": 0.2}, 2, key=jax.random.key(8))
+  chex.assert_trees_all_close(other_key.values["loss"][2, 1, 2], ref["loss"], rtol=1e-5)
+  jaxreg.sweep(fn, worker.GRID, key=KEY, seeds=3, chunk_size=4, progress=False, static={"depth": [1, 2]})
+  assert len(traces) == 3   # one program per static value
+
+
+def test_program_cache_does_not_keep_fn_alive():
+  fn = lambda hp, key: hp["a"] * 2
+  jaxreg.sweep(fn, {"a": [1.0, 2.0]}, key=KEY, progress=False)
+  ref = weakref.ref(fn)
+  del fn
+  gc.collect()
+  assert ref() is None
 
 
 # ----------------------------------------------------------------------------- devices and hosts
