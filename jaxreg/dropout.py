@@ -12,8 +12,10 @@ never inspected. At ``rate = 0`` every function returns its input bit for bit
 (traced or not: the mask is all-true and the scale is exactly 1), at
 ``rate = 1`` it returns zeros (no NaN, no inf; divisions by ``1 − rate`` are
 guarded), and ``deterministic=True`` (a Python bool) returns the input itself.
-Outputs have the input's dtype; the arithmetic runs in at least float32, so a
-bf16 activation is scaled by the exactly rounded ``1/(1 − rate)``.
+Outputs have the input's dtype; the arithmetic runs in at least float32 (float64
+for float64 inputs), so a bf16 activation is scaled by the exactly rounded
+``1/(1 − rate)``. Keep-masks compare float32 uniforms with ``rate``, so a mask
+depends only on the key, the shape and the rate (resolution 2⁻²³), never on dtypes.
 
 ``broadcast_dims`` lists dimensions along which one draw is shared: for NHWC
 images ``broadcast_dims=(1, 2)`` drops whole channels (spatial dropout,
@@ -48,8 +50,8 @@ ALPHA_PRIME = -SELU_LAMBDA * SELU_ALPHA
 
 def _as_float(value):
   """``value`` as an array of at least float32 (the dtype all rate arithmetic uses)."""
-  value = jnp.asarray(value)
-  return value.astype(jnp.promote_types(value.dtype, jnp.float32))
+  # result_type keeps weak types weak: a Python float stays float32 even with jax_enable_x64.
+  return jnp.asarray(value, jnp.result_type(value, jnp.float32))
 
 
 def _compute_dtype(x):
@@ -84,11 +86,11 @@ def _draw_shape(shape: Sequence[int], broadcast_dims: Sequence[int]) -> tuple[in
 
 def _keep(key, shape, rate, broadcast_dims):
   """The bool keep-mask drawn at the reduced shape (broadcasts against ``shape``)."""
-  rate = _as_float(rate)
   # ``u ≥ rate`` with u ~ U[0, 1): P(keep) = 1 − rate, exactly all-true at rate 0 and
-  # all-false at rate 1, and no rounding of 1 − rate for small rates.
-  u = jax.random.uniform(key, _draw_shape(shape, broadcast_dims), rate.dtype)
-  return u >= rate
+  # all-false at rate 1, and no rounding of 1 − rate for small rates. u is always float32
+  # (resolution 2⁻²³), so the mask depends on the key and shape only, not on dtypes.
+  u = jax.random.uniform(key, _draw_shape(shape, broadcast_dims), jnp.float32)
+  return u >= _as_float(rate)
 
 
 def _noise_shape(x, broadcast_dims):
@@ -158,9 +160,8 @@ def dropout(key, x, rate, *, broadcast_dims=(), deterministic=False):
     return x
   x = jnp.asarray(x)
   dt = _compute_dtype(x)
-  rate_f = _as_float(rate)
-  scale = _safe_inv(1 - rate_f).astype(dt)
-  keep = _keep(key, x.shape, rate_f, broadcast_dims)
+  scale = _safe_inv(1 - jnp.asarray(rate, dt))
+  keep = _keep(key, x.shape, rate, broadcast_dims)
   return jnp.where(keep, x.astype(dt) * scale, 0).astype(x.dtype)
 
 
@@ -195,9 +196,9 @@ def gaussian_dropout(key, x, rate, *, broadcast_dims=(), deterministic=False):
     return x
   x = jnp.asarray(x)
   dt = _compute_dtype(x)
-  rate_f = _as_float(rate)
+  rate_f = jnp.asarray(rate, dt)
   keep_prob = 1 - rate_f
-  std = _safe_sqrt(rate_f * _safe_inv(keep_prob)).astype(dt)
+  std = _safe_sqrt(rate_f * _safe_inv(keep_prob))
   eps = jax.random.normal(key, _noise_shape(x, broadcast_dims), dt)
   # At rate 0, std = 0 and 1 + 0·eps = 1 exactly, so y = x bit for bit.
   y = x.astype(dt) * (1 + std * eps)
@@ -238,14 +239,13 @@ def alpha_dropout(key, x, rate, *, broadcast_dims=(), deterministic=False):
     return x
   x = jnp.asarray(x)
   dt = _compute_dtype(x)
-  rate_f = _as_float(rate)
-  q = 1 - rate_f
+  q = 1 - jnp.asarray(rate, dt)
   a = _safe_inv(_safe_sqrt(q + ALPHA_PRIME**2 * q * (1 - q)))
   # b = −a(1 − q)α′ written as aα′·(q − 1): at q = 1 this is −0.0, so a·x + b = x bit for bit.
   b = a * ALPHA_PRIME * (q - 1)
   dropped = a * ALPHA_PRIME * q  # = a·α′ + b
-  keep = _keep(key, x.shape, rate_f, broadcast_dims)
-  return jnp.where(keep, a.astype(dt) * x.astype(dt) + b.astype(dt), dropped.astype(dt)).astype(x.dtype)
+  keep = _keep(key, x.shape, rate, broadcast_dims)
+  return jnp.where(keep, a * x.astype(dt) + b, dropped).astype(x.dtype)
 
 
 def drop_connect(key, params, rate, *, mask=None):
@@ -327,11 +327,11 @@ def concrete_dropout(key, x, rate_logit, *, temperature=0.1, broadcast_dims=(), 
     return x
   x = jnp.asarray(x)
   dt = _compute_dtype(x)
-  logit = _as_float(rate_logit)
-  noise = jax.random.logistic(key, _noise_shape(x, broadcast_dims), logit.dtype)
-  keep = jax.nn.sigmoid(-(logit + noise) / _as_float(temperature))
+  logit = jnp.asarray(rate_logit, dt)
+  noise = jax.random.logistic(key, _noise_shape(x, broadcast_dims), dt)
+  keep = jax.nn.sigmoid(-(logit + noise) / jnp.asarray(temperature, dt))
   keep_prob = jax.nn.sigmoid(-logit)
-  y = x.astype(dt) * (keep * _safe_inv(keep_prob)).astype(dt)
+  y = x.astype(dt) * (keep * _safe_inv(keep_prob))
   return jnp.where(keep_prob > 0, y, 0).astype(x.dtype)
 
 

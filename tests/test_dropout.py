@@ -197,6 +197,19 @@ def test_bf16_dropout_scale_is_exactly_rounded():
   np.testing.assert_array_equal(np.unique(y[y != 0]), [expected])
 
 
+def test_float64_inputs_under_x64_keep_precision_and_masks_do_not_depend_on_dtypes():
+  mask32 = np.asarray(jaxreg.dropout_mask(KEY, (1000,), 0.3))
+  with jax.enable_x64(True):
+    x = jnp.ones(1000, jnp.float64)
+    y = np.asarray(jaxreg.dropout(KEY, x, 0.3))
+    assert y.dtype == np.float64
+    np.testing.assert_array_equal(y[y != 0], 1 / 0.7)  # the float64 scale, not a float32 one
+    np.testing.assert_array_equal(y != 0, mask32)
+    np.testing.assert_array_equal(jaxreg.dropout_mask(KEY, (1000,), np.float64(0.3)), mask32)
+    for fn in NOISE_FNS + [jaxreg.concrete_dropout]:
+      assert fn(KEY, x, 0.3).dtype == jnp.float64, fn.__name__
+
+
 # --- Gaussian and alpha dropout moments ------------------------------------------------------
 
 @pytest.mark.parametrize("rate", RATES)
