@@ -49,7 +49,7 @@ ALPHA_PRIME = -SELU_LAMBDA * SELU_ALPHA
 
 
 def _as_float(value):
-  """``value`` as an array of at least float32 (the dtype all rate arithmetic uses)."""
+  """``value`` as an array of at least float32 (for mask comparisons and the concrete regularizer)."""
   # result_type keeps weak types weak: a Python float stays float32 even with jax_enable_x64.
   return jnp.asarray(value, jnp.result_type(value, jnp.float32))
 

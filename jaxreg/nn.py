@@ -15,6 +15,17 @@ be a tracer and a sweep over rates is one program::
 ``rate`` is the probability of dropping a unit (keep probability ``p = 1 − rate``
 in Srivastava et al. 2014). A Python-float rate is static module metadata (as in
 flax); a jax-array rate is a pytree leaf of the module's state.
+
+MC dropout with a model built on ``nnx.Rngs(params=..., dropout=...)``: reseed
+the ``dropout`` stream in a copy of the model per sample (see
+:func:`jaxreg.mc_predict`)::
+
+  graphdef, state = nnx.split(model)
+  def fn(k):
+    m = nnx.merge(graphdef, state, copy=True)
+    nnx.reseed(m, dropout=k)
+    return m(x)
+  mean, var = jaxreg.mc_predict(fn, jax.random.key(0), 100)
 """
 
 from __future__ import annotations
