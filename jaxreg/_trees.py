@@ -110,7 +110,7 @@ def map_leaves(fn: Callable, params: PyTree, hparams: dict[str, Any], *,
   out = []
   for i, w in enumerate(leaves):
     extra = [o[i] for o in other_leaves]
-    if w is None or not keep[i]:
+    if w is None or not keep[i] or (extra and extra[0] is None):  # None update: a frozen leaf (optax)
       out.append(skip(w, *extra))
     else:
       out.append(fn(w, *extra, **{k: v[i] for k, v in per_leaf.items()}))

@@ -37,7 +37,7 @@ class CountState(NamedTuple):
 
 class CumulativeL1State(NamedTuple):
   """State of :func:`cumulative_l1` (Tsuruoka et al. 2009)."""
-  count: jax.Array
+  count: jax.Array | None   # only when a hyperparameter is a schedule
   total: Any     # u: per leaf, the total L1 penalty each weight could have received
   applied: Any   # q: per weight, the penalty actually applied so far
 
@@ -299,14 +299,15 @@ def cumulative_l1(alpha, learning_rate, *, mask=None) -> optax.GradientTransform
   _trees.check("alpha", alpha)
   _trees.check("learning_rate", learning_rate)
   hparams = {"alpha": alpha, "learning_rate": learning_rate}
+  counted = _has_schedule(hparams)
 
   def init_fn(params):
     leaves, treedef = _trees.flatten(params)
-    zeros = lambda w, shape: None if w is None else jnp.zeros(shape, _trees.accum_dtype(w))
+    zeros = lambda w, shape: None if w is None else jnp.zeros(shape(w), _trees.accum_dtype(w))
     return CumulativeL1State(
-        count=jnp.zeros([], jnp.int32),
-        total=treedef.unflatten([zeros(w, ()) for w in leaves]),
-        applied=treedef.unflatten([zeros(w, jnp.shape(w)) for w in leaves]))
+        count=jnp.zeros([], jnp.int32) if counted else None,  # a step counter only for schedules
+        total=treedef.unflatten([zeros(w, lambda w: ()) for w in leaves]),
+        applied=treedef.unflatten([zeros(w, jnp.shape) for w in leaves]))
 
   def leaf(w, u, total, applied, alpha, learning_rate):
     total = (total + learning_rate * alpha).astype(total.dtype)
@@ -318,10 +319,11 @@ def cumulative_l1(alpha, learning_rate, *, mask=None) -> optax.GradientTransform
   def update_fn(updates, state, params=None):
     _require_params("cumulative_l1", params)
     out, treedef = _trees.map_leaves(
-        leaf, params, _at(hparams, state.count), mask=mask,
+        leaf, params, _at(hparams, state.count) if counted else hparams, mask=mask,
         skip=lambda w, u, total, applied: (u, total, applied),
         others=(updates, state.total, state.applied))
     new_u, total, applied = (treedef.unflatten(list(x)) for x in zip(*out)) if out else (updates,) * 3
-    return new_u, CumulativeL1State(optax.safe_increment(state.count), total, applied)
+    count = optax.safe_increment(state.count) if counted else None
+    return new_u, CumulativeL1State(count, total, applied)
 
   return optax.GradientTransformation(init_fn, update_fn)
