@@ -7,7 +7,7 @@ hyperparameter a traced array so whole sweeps compile to one program.
 
 __version__ = "0.1.0"
 
-from jaxreg import conventions, masks
+from jaxreg import conventions, masks, paths
 from jaxreg.dropout import (
     alpha_dropout,
     concrete_dropout,
@@ -49,4 +49,5 @@ __all__ = [
     "SweepResult", "sweep",
     "alpha_dropout", "concrete_dropout", "concrete_dropout_regularizer", "drop_connect", "dropout",
     "dropout_mask", "gaussian_dropout", "mc_predict",
+    "paths",
 ]
