@@ -163,8 +163,10 @@ def _check_seeds(seeds) -> np.ndarray:
       raise ValueError(f"jaxreg.sweep: seeds must be a positive int or a sequence of ints, got {seeds}.")
     return np.arange(seeds, dtype=np.int32)
   arr = np.asarray(seeds)
-  if arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "iu" or len(set(arr.tolist())) != arr.size:
-    raise ValueError(f"jaxreg.sweep: seeds must be a positive int or a 1-D sequence of distinct ints, got {seeds!r}.")
+  if (arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "iu" or len(set(arr.tolist())) != arr.size
+      or arr.min() < 0 or arr.max() >= 2**31):
+    raise ValueError("jaxreg.sweep: seeds must be a positive int or a 1-D sequence of distinct ints in "
+                     f"[0, 2**31), got {seeds!r}.")
   return arr.astype(np.int32)
 
 
@@ -292,7 +294,7 @@ def _progress_bar(total: int, enabled: bool):
   if not (enabled and isatty is not None and isatty() and jax.process_index() == 0):
     return None
   try:
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
   except ImportError:
     return None
   return tqdm(total=total, unit="config", desc="jaxreg.sweep", dynamic_ncols=True)
@@ -491,6 +493,20 @@ def _py(x):
   return x.item() if isinstance(x, np.generic) else x
 
 
+def _find(axis: str, labels: np.ndarray, value) -> int:
+  """The position of ``value`` among an axis' labels (floats match within a relative 1e-6)."""
+  if labels.dtype == object:
+    hits = [i for i, x in enumerate(labels) if x == value]
+  else:
+    hits = list(np.flatnonzero(labels == value))
+    if not hits and labels.dtype.kind == "f" and isinstance(value, (int, float, np.number)):
+      hits = list(np.flatnonzero(np.isclose(labels, value, rtol=1e-6, atol=0)))
+  if len(hits) != 1:
+    raise ValueError(f"SweepResult.select: {axis}={value!r} matches {len(hits)} of the values "
+                     f"{labels.tolist()}; give exactly one of them.")
+  return int(hits[0])
+
+
 def _path_name(path) -> str:
   parts = []
   for k in path:
@@ -600,17 +616,6 @@ class SweepResult:
     idx = np.unravel_index(flat, m.shape)
     return {n: _py(self.axes[n][i]) for n, i in zip(names, idx)}
 
-  def _index(self, axis: str, value) -> int:
-    labels = self.axes[axis]
-    hits = [i for i, x in enumerate(labels) if _py(x) == _py(value)] if labels.dtype == object else \
-        list(np.flatnonzero(labels == value))
-    if not hits and labels.dtype.kind == "f" and isinstance(value, (int, float, np.number)):
-      hits = list(np.flatnonzero(np.isclose(labels, value, rtol=1e-6, atol=0)))
-    if len(hits) != 1:
-      raise ValueError(f"SweepResult.select: {axis}={value!r} matches {len(hits)} of the values "
-                       f"{labels.tolist()}; give exactly one of them.")
-    return int(hits[0])
-
   def select(self, **selection) -> SweepResult:
     """The sub-sweep at the given axis values.
 
@@ -625,14 +630,12 @@ class SweepResult:
       if axis not in axes:
         raise ValueError(f"SweepResult.select: no axis {axis!r}; the axes are {list(axes)}.")
       pos = list(axes).index(axis)
-      tmp = SweepResult.__new__(SweepResult)
-      tmp.axes = axes
       if isinstance(value, (list, tuple, np.ndarray)):
-        idx = [tmp._index(axis, v) for v in value]
+        idx = [_find(axis, axes[axis], v) for v in value]
         axes[axis] = axes[axis][idx]
         values = jax.tree_util.tree_map(lambda x, i=idx, p=pos: np.take(x, i, axis=p), values)
       else:
-        i = tmp._index(axis, value)
+        i = _find(axis, axes[axis], value)
         del axes[axis]
         values = jax.tree_util.tree_map(lambda x, i=i, p=pos: np.take(x, i, axis=p), values)
     return SweepResult(axes, values)

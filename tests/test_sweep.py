@@ -89,6 +89,14 @@ def test_raw_uint32_keys_and_explicit_seed_values():
     np.testing.assert_array_equal(r.values[:, k], float(jax.random.uniform(jax.random.fold_in(legacy, s))))
 
 
+def test_seeds_only_sweep_with_empty_grid():
+  fn = lambda hp, key: jax.random.uniform(key, (2,))
+  r = jaxreg.sweep(fn, {}, key=KEY, seeds=5, chunk_size=2, progress=False)
+  assert list(r.axes) == ["seed"] and r.values.shape == (5, 2)
+  for s in range(5):
+    np.testing.assert_array_equal(r.values[s], jax.random.uniform(jax.random.fold_in(KEY, s), (2,)))
+
+
 @pytest.mark.parametrize("chunk_size", [1, 7, 13])
 def test_chunked_equals_unchunked(chunk_size):
   chunked = worker.run(chunk_size=chunk_size)
@@ -376,6 +384,7 @@ def test_progress_bar_only_on_a_terminal(monkeypatch, capsys):
     (dict(grid={"a": [1.0]}, static={"a": [1]}), "static"),
     (dict(seeds=0), "seeds"),
     (dict(seeds=[1, 1]), "distinct"),
+    (dict(seeds=[-1]), "2\\*\\*31"),
     (dict(chunk_size=0), "chunk_size"),
     (dict(key=np.zeros(2, np.float32)), "PRNG key"),
     (dict(key=jax.random.split(KEY, 2)), "single PRNG key"),
