@@ -36,11 +36,16 @@ Conventions
   clipped to ``[1, seeds]``). Ragged tail chunks are padded to the block shape
   by repeating their last real configuration and the padding is dropped, so the
   program is compiled once (``fn`` is traced once per static combination).
+  Like :func:`jax.jit`, programs are cached per ``fn`` object (weakly): a second
+  sweep with the same ``fn`` and chunk layout (another key, another checkpoint
+  directory) reuses the compiled program.
 * **Devices.** The grid axis of each chunk (the seed axis when that wastes fewer
   lanes) is sharded over ``devices`` with a 1-D
   :class:`jax.sharding.NamedSharding`, padded to a multiple of the device
   count. After ``jax.distributed.initialize()``, ``jax.devices()`` spans every
-  host, so the same call runs across hosts; every process gets the full result.
+  host, so the same call runs across hosts: every process calls ``sweep`` with
+  the same arguments (as with any multi-process JAX program), each runs its
+  devices' lanes, and every process gets the full result.
 * **Lanes are independent.** A configuration that diverges to NaN/inf changes
   only its own entries (``fn`` is vmapped; padding repeats real configurations).
 * **Checkpoints.** With ``checkpoint_dir``, each finished chunk is written
@@ -79,6 +84,8 @@ References:
 from __future__ import annotations
 
 import csv
+import ctypes
+import functools
 import hashlib
 import itertools
 import json
@@ -289,6 +296,30 @@ def _to_host(tree):
   return jax.tree_util.tree_map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
 
 
+@functools.cache
+def _malloc_trim():
+  """glibc's ``malloc_trim``, or ``None`` off glibc."""
+  if not sys.platform.startswith("linux"):
+    return None
+  try:
+    return ctypes.CDLL(None).malloc_trim
+  except (OSError, AttributeError):
+    return None
+
+
+def _release_freed_host_memory():
+  """Returns freed heap memory to the OS between chunks.
+
+  XLA's CPU runtime frees each call's temporary buffers, but glibc keeps them
+  cached in per-thread arenas, so without this the resident memory of a long
+  chunked sweep creeps up by a few chunks' worth (measured: +30% after 16
+  chunks of the digits benchmark, +1% with it).
+  """
+  trim = _malloc_trim()
+  if trim is not None:
+    trim(0)
+
+
 def _progress_bar(total: int, enabled: bool):
   isatty = getattr(sys.stderr, "isatty", None)
   if not (enabled and isatty is not None and isatty() and jax.process_index() == 0):
@@ -399,7 +430,7 @@ def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any
     try:
       cache = _PROGRAMS.setdefault(fn, {})
       fn_ref = weakref.ref(fn)   # the cache must not keep fn alive
-      cache_key = (tuple(static_point.items()), s_pad, g_pad, key_impl, hp_sharding, seed_sharding, out_sharding)
+      cache_key = (tuple((k, type(v), v) for k, v in static_point.items()), s_pad, g_pad, key_impl, hp_sharding, seed_sharding, out_sharding)
       hash(cache_key)
     except TypeError:   # fn not weak-referenceable or a static value not hashable: no cache
       cache, fn_ref, cache_key = {}, (lambda: fn), None
@@ -468,6 +499,8 @@ def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any
           leaves = [x[: s1 - s0, : g1 - g0] for x in jax.tree_util.tree_leaves(out)]
           if ckpt is not None:
             ckpt.save(names[c], leaves)
+          if len(chunks) > 1:
+            _release_freed_host_memory()
         for buf, x in zip(buffers, leaves):
           buf[t, s0:s1, g0:g1] = x
         if bar is not None:
