@@ -394,14 +394,16 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], di
 class Recorder:
   """Writes one experiment's ``NAME.csv``, ``NAME.png`` and ``NAME.json`` into ``args.out``.
 
-  Starts the wall clock when created; :meth:`finish` records it.
+  Starts the wall clock when created; :meth:`finish` records it, and the
+  process's CPU time (all threads: on a machine shared with other jobs it tells
+  how much work the run was, where the wall time only tells how long it waited).
   """
 
   def __init__(self, name: str, args: argparse.Namespace):
     self.name, self.args = name, args
     self.out = pathlib.Path(args.out)
     self.out.mkdir(parents=True, exist_ok=True)
-    self.start = time.perf_counter()
+    self.start, self.cpu_start = time.perf_counter(), time.process_time()
     self.files: dict[str, str] = {}
 
   def path(self, suffix: str) -> pathlib.Path:
@@ -441,6 +443,7 @@ class Recorder:
               "quick": bool(self.args.quick), "seeds": [int(s) for s in seeds],
               "command": f"python -m experiments.{self.name}" + (" --quick" if self.args.quick else ""),
               "wall_time_s": round(time.perf_counter() - self.start, 1),
+              "cpu_time_s": round(time.process_time() - self.cpu_start, 1),
               "files": dict(self.files), **environment(), **extra}
     with open(self.path(".json"), "w") as f:
       json.dump(_jsonable(record), f, indent=2)
