@@ -309,9 +309,11 @@ def main(argv=None):
     rows[f"plain PyTorch loop ({k} timed, ×{n / k:g})"] = (setup_torch_loop, alphas[:k], n / k, 1, False)
 
   fresh, steady, outputs = {name: [] for name in rows}, {name: [] for name in rows}, {}
-  for r in range(args.repeats):   # interleaved, so drifting machine load hits every row alike
-    for name, (setup, a, factor, reps, has_steady) in rows.items():
-      if r < reps:
+  names = list(rows)
+  for r in range(args.repeats):   # interleaved and rotated, so drifting load and order hit every row alike
+    for name in names[r % len(names):] + names[: r % len(names)]:
+      setup, a, factor, reps, has_steady = rows[name]
+      if len(fresh[name]) < reps:
         t_fresh, t_steady, out = timed(setup, a, args.steps, steady=has_steady)
         fresh[name].append(t_fresh * factor)
         steady[name].append((t_steady if has_steady else t_fresh) * factor)

@@ -36,7 +36,8 @@ Conventions
   clipped to ``[1, seeds]``). Ragged tail chunks are padded to the block shape
   by repeating their last real configuration and the padding is dropped, so the
   program is compiled once (``fn`` is traced once per static combination).
-  Like :func:`jax.jit`, programs are cached per ``fn`` object (weakly): a second
+  Between chunks, freed host memory is handed back to the OS (glibc's
+  ``malloc_trim``), so resident memory stays that of one chunk. Like :func:`jax.jit`, programs are cached per ``fn`` object (weakly): a second
   sweep with the same ``fn`` and chunk layout (another key, another checkpoint
   directory) reuses the compiled program.
 * **Devices.** The grid axis of each chunk (the seed axis when that wastes fewer
@@ -66,7 +67,7 @@ Example::
     ...
     return {"val_loss": val_loss, "train_loss": train_loss}
 
-  result = jaxreg.sweep(train, {"alpha": jnp.logspace(-5, -1, 16),
+  result = jaxreg.sweep(train, {"alpha": np.logspace(-5, -1, 16),
                                 "lr": [1e-3, 3e-3]},
                         key=jax.random.key(0), seeds=4, chunk_size=64)
   result.values["val_loss"].shape        # (16, 2, 4)
