@@ -362,11 +362,24 @@ def cpu_model() -> str:
   return platform.processor() or platform.machine()
 
 
+def git_commit() -> str | None:
+  """The repository's commit (``+dirty`` when tracked files changed), or ``None`` outside a git checkout."""
+  import subprocess
+  root = pathlib.Path(__file__).resolve().parents[1]
+  try:
+    run = lambda *a: subprocess.run(["git", "-C", str(root), *a], capture_output=True, text=True, timeout=10,
+                                    check=True).stdout.strip()
+    commit = run("rev-parse", "--short=12", "HEAD")
+    return commit + ("+dirty" if run("status", "--porcelain", "--untracked-files=no") else "")
+  except (OSError, subprocess.SubprocessError):
+    return None
+
+
 def environment() -> dict[str, Any]:
-  """Versions, device and CPU, for the JSON record."""
+  """Versions, git commit, device and CPU, for the JSON record."""
   import jaxreg
   dev = jax.devices()[0]
-  return {"jaxreg_version": jaxreg.__version__, "jax_version": jax.__version__,
+  return {"jaxreg_version": jaxreg.__version__, "git_commit": git_commit(), "jax_version": jax.__version__,
           "optax_version": optax.__version__, "numpy_version": np.__version__,
           "python_version": platform.python_version(), "platform": platform.platform(),
           "device": f"{dev.platform}:{getattr(dev, 'device_kind', dev.platform)}",

@@ -14,7 +14,6 @@ error: it is reported (stderr and the index) and the status stays 0.
 from __future__ import annotations
 
 import argparse
-import datetime
 import importlib
 import json
 import pathlib
@@ -50,10 +49,14 @@ def write_index(out: pathlib.Path, names=EXPERIMENTS, errors: dict[str, str] | N
     p = out / f"{name}.json"
     if p.exists():
       records[name] = json.loads(p.read_text())
+  quick = any(r.get("quick") for r in records.values())
   lines = ["# Experiment results", "",
-           "Each row is one script, `python -m experiments.NAME`, and the claim it checks. "
-           "Regenerate everything with `python -m experiments.all` (add `--quick` for a smoke run).", "",
-           "| experiment | claim | measured | held | figure | wall time |", "|---|---|---|---|---|---|"]
+           "Each row is one script, `python -m experiments.NAME`, and the claim it checks; the JSON next to each "
+           "figure holds the versions, seeds, machine and timings. Regenerate everything with "
+           "`python -m experiments.all` (add `--quick` for a smoke run).", ""]
+  if quick:
+    lines += ["**These are quick (smoke-test) runs: too small to show most claims.**", ""]
+  lines += ["| experiment | claim | measured | held | figure | wall / CPU time |", "|---|---|---|---|---|---|"]
   for name in names:
     if name in errors:
       lines.append(f"| `{name}` | — | failed: {_cell(errors[name])} | **error** | — | — |")
@@ -63,15 +66,25 @@ def write_index(out: pathlib.Path, names=EXPERIMENTS, errors: dict[str, str] | N
       continue
     fig = r.get("files", {}).get("png")
     held = "yes" if r.get("held") else "**no**"
-    quick = " (quick)" if r.get("quick") else ""
-    lines.append(f"| `{name}`{quick} | {_cell(r.get('claim', ''))} | {_cell(r.get('measured', ''))} | {held} | "
-                 f"{f'![{name}]({fig})' if fig else '—'} | {r.get('wall_time_s', float('nan')):.0f} s |")
+    mark = " (quick)" if r.get("quick") else ""
+    cpu = r.get("cpu_time_s")
+    lines.append(f"| `{name}`{mark} | {_cell(r.get('claim', ''))} | {_cell(r.get('measured', ''))} | {held} | "
+                 f"{f'[{fig}]({fig})' if fig else '—'} | {r.get('wall_time_s', float('nan')):.0f} s"
+                 f"{f' / {cpu:.0f} s' if cpu is not None else ''} |")
+  figures = [(n, records[n]) for n in names if n in records and records[n].get("files", {}).get("png")]
+  if figures:
+    lines += ["", "## Figures", ""]
+    for name, r in figures:
+      caption = r.get("figure_caption") or r.get("claim", "")
+      lines += [f"### {name}", "", f"![{name}]({r['files']['png']})", "", _cell(caption), ""]
   any_r = next(iter(records.values()), None)
   if any_r is not None:
+    commit = any_r.get("git_commit")
     lines += ["", f"Machine: {any_r.get('cpu')} ({any_r.get('cpu_count')} CPUs), device {any_r.get('device')}; "
                   f"jaxreg {any_r.get('jaxreg_version')}, jax {any_r.get('jax_version')}, "
-                  f"optax {any_r.get('optax_version')}, Python {any_r.get('python_version')}. "
-                  f"Index written {datetime.date.today().isoformat()}."]
+                  f"optax {any_r.get('optax_version')}, Python {any_r.get('python_version')}"
+                  f"{f', commit {commit}' if commit else ''}. Wall time depends on what else runs on the "
+                  "machine; CPU time (all threads) on how much work the run was."]
   p = out / "README.md"
   p.write_text("\n".join(lines) + "\n")
   return p

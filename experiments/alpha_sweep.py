@@ -1,15 +1,18 @@
 """Too large alpha underfits, too small overfits: the U-curve of test error against alpha.
 
 The seed article's §5.1 advice ("choose alpha carefully: too high underfits,
-too low overfits"), measured. An MLP that overfits MNIST-1D (4000 training
-signals; unregularized it fits the training set almost perfectly and misses
-about 40% of the test set) is trained with Adam for every one of 64
+too low overfits"), measured. A 40-100-100-10 ReLU MLP is trained on a small
+MNIST-1D training split (the first 2000 of the 4000 standard training signals;
+the standard 1000 test signals) with Adam (lr 1e-3, 1500 steps of batch 100,
+75 epochs): unregularized it fits the training set (train error ≈ 0.2%) and
+misses about half of the test set. It is trained for every one of 64
 log-spaced alphas × {L2 via ``jaxreg.add_l2`` (coupled, before Adam), L1 via
 ``jaxreg.proximal_l1`` (proximal, after Adam)} × 3 seeds: 384 training runs
 as **one** ``jaxreg.sweep`` (one compiled program). The penalty is a grid axis
 too: every run uses ``chain(add_l2(alpha·[L2]), adam(lr), proximal_l1(alpha·[L1], lr))``
-with the other penalty's strength at exactly zero (``add_l2(0)`` adds 0 and
-``proximal_l1(0)`` soft-thresholds by 0: both are the identity).
+with the other penalty's strength at exactly zero (``add_l2(0)`` adds exactly
+0; ``proximal_l1(0)`` soft-thresholds by 0, which leaves the step unchanged
+up to float rounding), so both penalties share one compiled program.
 
 Claim checked: for both penalties, the seed-mean test error is minimal
 strictly inside the alpha range, and both ends are worse than the best by

@@ -115,5 +115,5 @@ def test_all_writes_index_and_skips_missing(runs, out):
   index = (out / "README.md").read_text()
   for name in ("alpha_sweep", "sparsity", "constraint_regions", "lasso_path"):
     assert f"`{name}` (quick)" in index
-    assert f"({name}.png)" in index
+    assert f"({name}.png)" in index and f"![{name}]({name}.png)" in index
   assert runs["lasso_path"]["claim"].split(" (")[0] in index.replace("\\|", "|")
