@@ -110,17 +110,17 @@ def plot(result, alphas):
       _common.band(ax, alphas, v[k][i].T, label=m, color=c, ls=ls)
   axes[0].set_ylabel("fraction of kernel weights exactly 0.0")
   axes[1].set_ylabel("test accuracy")
-  axes[2].set_ylabel("fraction of hidden units with all incoming weights 0")
+  axes[2].set_ylabel("dead fraction of hidden units\n(all incoming weights exactly 0)")
   for ax, t in zip(axes, ("exact zeros", "accuracy", "dead neurons")):
     ax.set_xlabel("alpha (log scale)")
     ax.set_title(t)
     ax.grid(alpha=0.3, which="both", lw=0.5)
   axes[0].legend(fontsize=8)
-  axes[0].text(0.98, 0.04, "add_l1, add_l2: no exact zero at any alpha", transform=axes[0].transAxes,
-               ha="right", fontsize=8, color="gray")
+  axes[0].text(0.03, 0.5, "add_l1, add_l2: no exact zero\nat any alpha (lines at 0)", transform=axes[0].transAxes,
+               fontsize=8, color="gray")
   n = len(result.axes["seed"])
   fig.suptitle(f"MNIST-1D MLP, SGD: only proximal / cumulative L1 and group lasso give exact zeros "
-               f"(mean of {n} seeds, band = min–max)")
+               f"(mean of {n} seed{'s' if n > 1 else ''}, band = min–max)")
   fig.tight_layout()
   return fig
 
