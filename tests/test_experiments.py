@@ -8,12 +8,18 @@ counted on the written CSV, and the U-curve read from the CSV.
 
 import csv
 import json
+import pathlib
+import sys
 
 import numpy as np
 import pytest
 
-from experiments import all as run_all
-from experiments import alpha_sweep, constraint_regions, lasso_path, sparsity
+# experiments/ is a folder of scripts at the repository root, not part of the installed package: make it
+# importable under plain `pytest` too (`python -m pytest` already puts the working directory on sys.path).
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from experiments import all as run_all  # noqa: E402
+from experiments import alpha_sweep, constraint_regions, lasso_path, sparsity  # noqa: E402
 
 JSON_FIELDS = {"name", "claim", "held", "measured", "quick", "seeds", "wall_time_s", "jaxreg_version",
                "jax_version", "device", "cpu", "files"}
