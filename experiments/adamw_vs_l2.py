@@ -34,9 +34,13 @@ SGD + decoupled over the grid is at most twice that between SGD + L2 and its
 (2) the best Adam + decoupled configuration generalizes at least as well as
 the best Adam + L2 one (one seed per cell, so a difference below about 1.5
 points is within seed noise); (3) decoupling makes the best weight decay less
-dependent on the learning rate: across the learning rates where Adam trains,
-the spread (in decades) of the row-wise best weight decay is smaller for
-Adam + decoupled than for Adam + L2.
+dependent on the learning rate. With one seed per cell a row's argmin is
+mostly noise, so each learning-rate row is summarized by its *tolerated decay*:
+the largest decay whose test error is within one point (about the seed noise)
+of the row's best; the claim holds when its standard deviation in decades over
+the rows where Adam trains (best train error < 50%) is smaller for Adam +
+decoupled than for Adam + L2 (a diagonal good region gives a large one, an
+axis-aligned region a small one).
 
 One compiled program: the four optimizers (five sweeps) are one training function in which
 a traced flag keeps Adam's or SGD's step (both are computed, the kept one bit
@@ -48,8 +52,9 @@ Setup (full run): MLP 40-256-256-10, batch 100, 1500 steps, 1 seed per cell
 (seed 0: every cell starts from the same initialization and sees the same
 minibatches), MNIST-1D 4000 train / 1000 test. Grids (5 × 5 per optimizer):
 Adam lr ∈ 10^[-4, -2], α ∈ 10^[-6, -2], λ ∈ 10^[-3, 1]; SGD lr ∈ 10^[-1.5, 0.5],
-α = λ ∈ 10^[-5, -1] (a diverged run shows as "div."). Wall time: about 3-4 min on a quiet 2-core CPU (see
-``adamw_vs_l2.json``).
+α = λ ∈ 10^[-5, -1] (a diverged run shows as "div."); 125 runs, one
+compilation. Cost on the 2-core CPU: 166 s of CPU time (about 2.5-3 min wall
+when the machine is quiet); see ``adamw_vs_l2.json``.
 
 ``--quick``: 40-32-32-10, 100 steps, 2 × 2 grids.
 
@@ -132,10 +137,20 @@ def grid_for(name, lrs, decays) -> dict[str, list[float]]:
           "wd": [float(x) for x in decays] if swept == "wd" else [0.0]}
 
 
-def spread_of_best(err: np.ndarray, decays: np.ndarray, trains: np.ndarray) -> float:
-  """Max − min over learning-rate rows (those where training works) of log10(best weight decay)."""
-  best = [np.log10(decays[np.nanargmin(row)]) for row, ok in zip(err, trains) if ok and np.isfinite(row).any()]
-  return float(max(best) - min(best)) if best else float("nan")
+def tolerated_decay(err: np.ndarray, decays: np.ndarray, tol: float = 0.01) -> np.ndarray:
+  """Per learning-rate row: the largest decay whose test error is within ``tol`` of the row's best (NaN if none)."""
+  out = np.full(len(err), np.nan)
+  for i, row in enumerate(err):
+    if np.isfinite(row).any():
+      out[i] = decays[np.flatnonzero(row <= np.nanmin(row) + tol + 1e-9).max()]
+  return out
+
+
+def decay_spread(err: np.ndarray, decays: np.ndarray, trains: np.ndarray) -> float:
+  """Standard deviation (decades) of the tolerated decay over the rows where training works."""
+  t = tolerated_decay(err, decays)[trains]
+  t = t[np.isfinite(t)]
+  return float(np.std(np.log10(t))) if len(t) > 1 else float("nan")
 
 
 ULP_REFERENCE = "SGD + L2, lr + 1 ulp"
@@ -188,8 +203,8 @@ def main(argv=None) -> dict:
            for n, m in heat.items()
            for i, j in [np.unravel_index(np.nanargmin(m["test_error"]), m["test_error"].shape)]}
   held2 = best["Adam + decoupled"] <= best["Adam + L2"]
-  # (3) the best decay's spread over the learning rates where Adam trains (best train error in the row < 50%).
-  spread = {n: spread_of_best(maps[n]["test_error"], maps[n]["decays"], np.nanmin(maps[n]["train_error"], 1) < 0.5)
+  # (3) the tolerated decay's spread over the learning rates where Adam trains (best train error in the row < 50%).
+  spread = {n: decay_spread(maps[n]["test_error"], maps[n]["decays"], np.nanmin(maps[n]["train_error"], 1) < 0.5)
             for n in ("Adam + L2", "Adam + decoupled")}
   held3 = bool(spread["Adam + decoupled"] < spread["Adam + L2"])
 
@@ -200,8 +215,8 @@ def main(argv=None) -> dict:
               f"median {100 * np.median(ulp):.2f}, max {100 * ulp.max():.1f} points; best test error: "
               + ", ".join(f"{n} {100 * e:.1f}% (lr {where[n]['lr']:.3g}, decay {where[n]['weight_decay']:.3g})"
                           for n, e in best.items())
-              + f"; spread of the row-wise best decay: Adam + L2 {spread['Adam + L2']:.1f} decades, "
-              f"Adam + decoupled {spread['Adam + decoupled']:.1f} decades")
+              + f"; std over learning rates of the tolerated decay (largest within 1 point of the row's best): "
+              f"Adam + L2 {spread['Adam + L2']:.2f} decades, Adam + decoupled {spread['Adam + decoupled']:.2f} decades")
   return rec.finish(
       claim="SGD + L2 and SGD + decoupled decay are the same algorithm at α = λ (Loshchilov & Hutter Prop. 1); "
             "for Adam they differ and decoupled decay generalizes at least as well and its best decay depends "
@@ -212,14 +227,15 @@ def main(argv=None) -> dict:
                         "(+ one test signal)", "held": held1},
               {"claim": "best Adam + decoupled test error ≤ best Adam + L2 test error (1 seed per cell)",
                "held": bool(held2)},
-              {"claim": "the row-wise best decay spreads over fewer decades for Adam + decoupled than for Adam + L2",
-               "held": held3}],
+              {"claim": "the tolerated decay (largest within 1 point of a row's best) varies less across learning "
+                        "rates for Adam + decoupled than for Adam + L2 (std in decades)", "held": held3}],
       sgd_pair_abs_test_error_diff={"mean": float(pair.mean()), "median": float(np.median(pair)),
                                     "max": float(pair.max()), "bit_equal_cells": int((pair == 0).sum()),
                                     "cells": int(pair.size)},
       sgd_ulp_abs_test_error_diff={"mean": float(ulp.mean()), "median": float(np.median(ulp)),
                                    "max": float(ulp.max())},
-      best_test_error=best, best_setting=where, best_decay_spread_decades=spread,
+      best_test_error=best, best_setting=where, tolerated_decay_std_decades=spread,
+      tolerated_decay={n: tolerated_decay(maps[n]["test_error"], maps[n]["decays"]).tolist() for n in heat},
       best_test_accuracy=1 - min(best.values()),
       config={**{k: v for k, v in cfg.items() if k != "grids"},
               "grids": {n: {"lr": list(map(float, g[0])), "weight_decay": list(map(float, g[1]))}
@@ -233,7 +249,7 @@ def figure(maps, pair, ulp, cfg):
   vmin, vmax = float(finite.min()), float(min(finite.max(), finite.min() + 30))
   heat_axes = [axes[0, 0], axes[0, 1], axes[1, 0], axes[1, 1]]
   for ax, (name, m) in zip(heat_axes, maps.items()):
-    err = 100 * m["test_error"]   # (lr, decay)
+    err = np.where(np.isfinite(m["test_loss"]), 100 * m["test_error"], np.nan)   # (lr, decay); NaN = diverged
     im = ax.imshow(err.T, origin="lower", cmap="viridis_r", vmin=vmin, vmax=vmax, aspect="auto")
     for i in range(err.shape[0]):
       for j in range(err.shape[1]):
@@ -250,14 +266,14 @@ def figure(maps, pair, ulp, cfg):
   for name, marker in (("Adam + L2", "o"), ("Adam + decoupled", "s")):
     m = maps[name]
     ok = np.nanmin(m["train_error"], 1) < 0.5
-    best = [m["decays"][np.nanargmin(row)] if np.isfinite(row).any() else np.nan for row in m["test_error"]]
+    tolerated = tolerated_decay(m["test_error"], m["decays"])
     if ok.any():
-      ax.plot(m["lrs"][ok], np.asarray(best)[ok], marker=marker, label=f"{name}: best {'α' if 'L2' in name else 'λ'}")
+      ax.plot(m["lrs"][ok], tolerated[ok], marker=marker, label=f"{name}: {'α' if 'L2' in name else 'λ'}")
   if ax.lines:
     ax.set(xscale="log", yscale="log")
     ax.legend(fontsize=8)
-  ax.set(xlabel="learning rate (rows where Adam trains)", ylabel="best weight decay in the row",
-         title="best decay per learning rate (flat = decoupled)")
+  ax.set(xlabel="learning rate (rows where Adam trains)", ylabel="largest decay within 1 point of the row's best",
+         title="tolerated decay per learning rate (flat = decoupled)")
   ax = axes[1, 2]
   lim = 100 * max(pair.max(), ulp.max(), 0.01) * 1.1
   ax.scatter(100 * ulp.ravel(), 100 * pair.ravel(), s=14)
