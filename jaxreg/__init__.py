@@ -7,7 +7,7 @@ hyperparameter a traced array so whole sweeps compile to one program.
 
 __version__ = "0.1.0"
 
-from jaxreg import conventions, masks, paths
+from jaxreg import conventions, masks, nn, paths
 from jaxreg.dropout import (
     alpha_dropout,
     concrete_dropout,
@@ -43,7 +43,7 @@ __all__ = [
     "__version__",
     "add_elastic_net", "add_l1", "add_l2", "conventions", "cumulative_l1",
     "decoupled_weight_decay", "elastic_net_penalty", "group_lasso_penalty",
-    "l1_penalty", "l2_penalty", "masks", "max_norm", "project_max_norm",
+    "l1_penalty", "l2_penalty", "masks", "max_norm", "nn", "project_max_norm",
     "prox_elastic_net", "prox_group_lasso", "prox_l1", "prox_l2",
     "proximal_elastic_net", "proximal_group_lasso", "proximal_l1",
     "SweepResult", "sweep",

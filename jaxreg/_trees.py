@@ -29,8 +29,25 @@ def flatten(tree: PyTree):
   return jax.tree_util.tree_flatten(tree, is_leaf=_is_none)
 
 
+def is_traced(x: Any) -> bool:
+  """True for an abstract value under ``jit``/``vmap``/``grad`` (never inspect its value)."""
+  return isinstance(x, jax.core.Tracer)
+
+
 def _is_concrete_leaf(x: Any) -> bool:
-  return not isinstance(x, jax.core.Tracer) and not callable(x) and x is not None
+  return not is_traced(x) and not callable(x) and x is not None
+
+
+def _key_name(k) -> str:
+  for attr in ("key", "name", "idx"):
+    if hasattr(k, attr):
+      return str(getattr(k, attr))
+  return str(k)
+
+
+def path_str(path, sep: str = "/") -> str:
+  """A key path as ``"a/b/0"`` (dict keys, attribute names and indices joined by ``sep``)."""
+  return sep.join(_key_name(k) for k in path)
 
 
 def check(name: str, value: Any, *, low: float = 0.0, high: float = math.inf,
@@ -41,17 +58,18 @@ def check(name: str, value: Any, *, low: float = 0.0, high: float = math.inf,
   values) or a schedule (callable). Tracers and schedules are not inspected:
   validation never branches on traced data.
   """
-  for leaf in flatten(value)[0]:
+  for path, leaf in jax.tree_util.tree_flatten_with_path(value, is_leaf=_is_none)[0]:
     if not _is_concrete_leaf(leaf):
       continue
+    where = f"{name}[{path_str(path)!r}]" if path else name
     try:
       arr = np.asarray(leaf, dtype=np.float64)
     except (TypeError, ValueError):
-      raise ValueError(f"{name} must be a number or array of numbers, got {leaf!r}.") from None
+      raise ValueError(f"{where} must be a number or array of numbers, got {leaf!r}.") from None
     lo_ok = arr > low if low_open else arr >= low
     hi_ok = arr < high if high_open else arr <= high
     if np.isnan(arr).any() or not (lo_ok & hi_ok).all():
-      raise ValueError(f"{name} must be {_describe(low, high, low_open, high_open)}, got {leaf!r}.")
+      raise ValueError(f"{where} must be {_describe(low, high, low_open, high_open)}, got {leaf!r}.")
 
 
 def _describe(low, high, low_open, high_open) -> str:
@@ -138,6 +156,18 @@ def tree_sum(fn: Callable, params: PyTree, hparams: dict[str, Any], *, mask: Any
   return sum(terms[1:], terms[0]) if terms else jnp.zeros((), jnp.float32)
 
 
+def safe_inv(q):
+  """``1/q`` where ``q > 0``, else 0 — finite values and finite gradients at ``q = 0``."""
+  pos = q > 0
+  return jnp.where(pos, 1 / jnp.where(pos, q, 1), 0)
+
+
+def safe_sqrt(v):
+  """``√v`` with a zero (not infinite, not NaN) gradient at ``v = 0`` (the double-where trick)."""
+  pos = v > 0
+  return jnp.where(pos, jnp.sqrt(jnp.where(pos, v, 1)), 0)
+
+
 def accum_dtype(w: jax.Array):
   """Penalties accumulate in at least float32, so bf16 weights do not lose the sum."""
   return jnp.promote_types(jnp.result_type(w), jnp.float32)
@@ -153,10 +183,11 @@ def group_norm(w: jax.Array, group_axis: int):
   w = jnp.asarray(w)
   if w.ndim == 0:
     return jnp.abs(w.astype(accum_dtype(w))), 1
-  axis = group_axis % w.ndim
+  if w.ndim >= 2 and not -w.ndim <= group_axis < w.ndim:
+    raise ValueError(f"group_axis={group_axis} is out of range for a leaf of shape {w.shape}; "
+                     f"use an axis in [{-w.ndim}, {w.ndim}).")
+  axis = group_axis % w.ndim  # a 1-D leaf (bias) is groups of size 1 whatever the axis
   other = tuple(a for a in range(w.ndim) if a != axis)
   size = int(np.prod([w.shape[a] for a in other])) if other else 1
   sq = jnp.sum(jnp.square(w.astype(accum_dtype(w))), axis=other, keepdims=True)
-  # Double-where: the norm's gradient at a zero group is 0 instead of NaN.
-  pos = sq > 0
-  return jnp.where(pos, jnp.sqrt(jnp.where(pos, sq, 1.0)), 0.0), size
+  return safe_sqrt(sq), size

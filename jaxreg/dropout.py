@@ -60,16 +60,7 @@ def _compute_dtype(x):
   return jnp.promote_types(x.dtype, jnp.float32)
 
 
-def _safe_inv(q):
-  """``1/q`` where ``q > 0``, else 0 — finite values and finite gradients at ``q = 0``."""
-  pos = q > 0
-  return jnp.where(pos, 1 / jnp.where(pos, q, 1), 0)
-
-
-def _safe_sqrt(v):
-  """``√v`` with a zero (not infinite) gradient at ``v = 0``."""
-  pos = v > 0
-  return jnp.where(pos, jnp.sqrt(jnp.where(pos, v, 1)), 0)
+_safe_inv, _safe_sqrt = _trees.safe_inv, _trees.safe_sqrt
 
 
 def _draw_shape(shape: Sequence[int], broadcast_dims: Sequence[int]) -> tuple[int, ...]:
@@ -91,10 +82,6 @@ def _keep(key, shape, rate, broadcast_dims):
   # (resolution 2⁻²³), so the mask depends on the key and shape only, not on dtypes.
   u = jax.random.uniform(key, _draw_shape(shape, broadcast_dims), jnp.float32)
   return u >= _as_float(rate)
-
-
-def _noise_shape(x, broadcast_dims):
-  return _draw_shape(x.shape, broadcast_dims)
 
 
 def dropout_mask(key, shape, rate, *, broadcast_dims=()):
@@ -199,7 +186,7 @@ def gaussian_dropout(key, x, rate, *, broadcast_dims=(), deterministic=False):
   rate_f = jnp.asarray(rate, dt)
   keep_prob = 1 - rate_f
   std = _safe_sqrt(rate_f * _safe_inv(keep_prob))
-  eps = jax.random.normal(key, _noise_shape(x, broadcast_dims), dt)
+  eps = jax.random.normal(key, _draw_shape(x.shape, broadcast_dims), dt)
   # At rate 0, std = 0 and 1 + 0·eps = 1 exactly, so y = x bit for bit.
   y = x.astype(dt) * (1 + std * eps)
   return jnp.where(keep_prob > 0, y, 0).astype(x.dtype)
@@ -328,7 +315,7 @@ def concrete_dropout(key, x, rate_logit, *, temperature=0.1, broadcast_dims=(), 
   x = jnp.asarray(x)
   dt = _compute_dtype(x)
   logit = jnp.asarray(rate_logit, dt)
-  noise = jax.random.logistic(key, _noise_shape(x, broadcast_dims), dt)
+  noise = jax.random.logistic(key, _draw_shape(x.shape, broadcast_dims), dt)
   keep = jax.nn.sigmoid(-(logit + noise) / jnp.asarray(temperature, dt))
   keep_prob = jax.nn.sigmoid(-logit)
   y = x.astype(dt) * (keep * _safe_inv(keep_prob))
@@ -363,7 +350,7 @@ def concrete_dropout_regularizer(rate_logit, weights, *, input_dim, weight_regul
     mask: optional mask for ``weights`` (see :func:`jaxreg.l2_penalty`).
 
   Returns:
-    A float32 scalar.
+    A scalar of at least float32.
 
   Example:
     >>> loss = mse + jaxreg.concrete_dropout_regularizer(logit, params["dense"]["kernel"],
@@ -374,7 +361,7 @@ def concrete_dropout_regularizer(rate_logit, weights, *, input_dim, weight_regul
     Gal, Hron & Kendall, *Concrete Dropout*, NeurIPS 2017, Eq. 3-4 and their code.
   """
   _trees.check("rate_logit", rate_logit, low=-math.inf)
-  _trees.check("input_dim", input_dim)
+  _trees.check("input_dim", input_dim, low=1)
   _trees.check("weight_regularizer", weight_regularizer)
   _trees.check("dropout_regularizer", dropout_regularizer)
   logit = _as_float(rate_logit)

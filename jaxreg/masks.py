@@ -11,6 +11,8 @@ import re
 
 import jax
 
+from jaxreg import _trees
+
 
 def weights_only(params):
   """``True`` for leaves with ``ndim ≥ 2`` (kernels), ``False`` for biases and norm scales.
@@ -26,16 +28,7 @@ def weights_only(params):
                                 params, is_leaf=lambda x: x is None)
 
 
-def _key_name(k) -> str:
-  for attr in ("key", "name", "idx"):
-    if hasattr(k, attr):
-      return str(getattr(k, attr))
-  return str(k)
-
-
-def path_str(path) -> str:
-  """A key path as ``"a/b/0"`` (dict keys, attribute names and indices joined by "/")."""
-  return "/".join(_key_name(k) for k in path)
+path_str = _trees.path_str
 
 
 def by_path(pattern: str):

@@ -36,7 +36,7 @@ def _group_scale(w, factor_fn, group_axis, at_zero):
   # ``at_zero``: the factor for a group whose computed norm is 0 (all zeros, or so small that its
   # squared norm underflows): 0 for shrinkage, 1 for the projection (such a group is inside the ball).
   norm, size = _trees.group_norm(w, group_axis)
-  safe = jnp.where(norm > 0, norm, 1.0)
+  safe = jnp.where(norm > 0, norm, 1.0)  # factor_fn divides by the norm: keep it finite at 0
   return w * jnp.where(norm > 0, factor_fn(safe, size), at_zero).astype(w.dtype)
 
 
@@ -111,7 +111,7 @@ def prox_elastic_net(params, threshold, l1_ratio=0.5, *, mask=None):
 
   Example:
     >>> jaxreg.prox_elastic_net(jnp.array([3., 0.2]), 1.0, 0.5)
-    Array([1.6666666, 0.       ], dtype=float32)
+    Array([1.6666667, 0.       ], dtype=float32)
 
   References:
     Zou & Hastie, *Regularization and variable selection via the elastic net*, JRSS-B 2005.

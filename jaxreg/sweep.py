@@ -105,6 +105,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from jaxreg import _trees
+
 __all__ = ["SweepResult", "sweep"]
 
 _AXIS = "sweep"   # the mesh axis the configurations are sharded along
@@ -180,7 +182,7 @@ def _check_seeds(seeds) -> np.ndarray:
 
 def _key_parts(key):
   """``(key data as numpy, impl name or None for a raw uint32 key)``."""
-  if isinstance(key, jax.core.Tracer):
+  if _trees.is_traced(key):
     raise ValueError("jaxreg.sweep: key must be a concrete PRNG key (sweep drives compiled programs; "
                      "do not call it under jit/vmap).")
   if hasattr(key, "dtype") and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
@@ -542,15 +544,7 @@ def _find(axis: str, labels: np.ndarray, value) -> int:
 
 
 def _path_name(path) -> str:
-  parts = []
-  for k in path:
-    for attr in ("key", "idx", "name"):
-      if hasattr(k, attr):
-        parts.append(str(getattr(k, attr)))
-        break
-    else:
-      parts.append(str(k))
-  return ".".join(parts) or "value"
+  return _trees.path_str(path, ".") or "value"
 
 
 class SweepResult:

@@ -168,9 +168,8 @@ def decoupled_weight_decay(weight_decay, *, mask=None) -> optax.GradientTransfor
 
 def _proximal(name, prox_leaf, hparams, learning_rate, mask):
   """``u ← prox(w + u, learning_rate·alpha) − w``: a proximal-gradient (FOBOS) step."""
+  _trees.check("alpha", hparams["alpha"])
   _trees.check("learning_rate", learning_rate)
-  for k, v in hparams.items():
-    _trees.check(k, v, high=1.0 if k == "l1_ratio" else float("inf"))
 
   def leaf(w, u, learning_rate, alpha, **rest):
     return prox_leaf(w + u, learning_rate * alpha, **rest) - w
@@ -215,6 +214,7 @@ def proximal_elastic_net(alpha, l1_ratio, learning_rate, *, mask=None) -> optax.
   Example:
     >>> opt = optax.chain(optax.sgd(0.1), jaxreg.proximal_elastic_net(1e-3, 0.5, 0.1))
   """
+  _trees.check("l1_ratio", l1_ratio, high=1.0)
   return _proximal("proximal_elastic_net", prox.enet_shrink,
                    {"alpha": alpha, "l1_ratio": l1_ratio}, learning_rate, mask)
 
@@ -322,7 +322,7 @@ def cumulative_l1(alpha, learning_rate, *, mask=None) -> optax.GradientTransform
         leaf, params, _at(hparams, state.count) if counted else hparams, mask=mask,
         skip=lambda w, u, total, applied: (u, total, applied),
         others=(updates, state.total, state.applied))
-    new_u, total, applied = (treedef.unflatten(list(x)) for x in zip(*out)) if out else (updates,) * 3
+    new_u, total, applied = (treedef.unflatten(list(x)) for x in zip(*out)) if out else (updates, state.total, state.applied)
     count = optax.safe_increment(state.count) if counted else None
     return new_u, CumulativeL1State(count, total, applied)
 

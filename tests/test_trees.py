@@ -28,8 +28,10 @@ def test_check_accepts_valid_values(value):
 @pytest.mark.parametrize("value", [-1.0, -1e-12, float("nan"), jnp.array(-0.5), jnp.array([1.0, float("nan")]),
                                    np.array([0.5, -2.0]), {"a": 1.0, "b": -3.0}, float("-inf")])
 def test_check_rejects_negative_and_nan_naming_argument_and_value(value):
-  with pytest.raises(ValueError, match=r"^alpha must be >= 0 \(and not NaN\), got ") as info:
+  with pytest.raises(ValueError, match=r"^alpha(\['b'\])? must be >= 0 \(and not NaN\), got ") as info:
     _trees.check("alpha", value)
+  if isinstance(value, dict):  # a per-leaf value: the message names the offending leaf
+    assert str(info.value).startswith("alpha['b'] ")
   bad = [leaf for leaf in jax.tree_util.tree_leaves(value)
          if np.isnan(np.asarray(leaf)).any() or (np.asarray(leaf) < 0).any()][0]
   assert repr(bad) in str(info.value)
@@ -179,3 +181,10 @@ def test_group_norm_hand_values():
 def test_group_norm_gradient_at_zero_group_is_zero_not_nan():
   g = jax.grad(lambda w: jnp.sum(_trees.group_norm(w, -1)[0]))(jnp.zeros((2, 2)))
   chex.assert_trees_all_equal(g, jnp.zeros((2, 2)))
+
+
+def test_group_axis_out_of_range_raises_for_matrices():
+  with pytest.raises(ValueError, match=r"group_axis=2 is out of range for a leaf of shape \(2, 3\)"):
+    _trees.group_norm(jnp.ones((2, 3)), 2)
+  norms, size = _trees.group_norm(jnp.ones(3), 5)  # a bias: groups of size 1 whatever the axis
+  assert size == 1 and norms.shape == (3,)
