@@ -92,7 +92,7 @@ def test_blocked_padded_chunked_solver_equals_sklearn():
   ys = Xs[:, :5] @ np.array([3.0, -2.0, 1.5, 1.0, -1.0]) + rng.standard_normal(n)
   Xs, ys = Xs - Xs.mean(0), ys - ys.mean()
   sk_a, sk_c = sk_path(0.9, alphas=40, Xm=Xs, y=ys)
-  for chunk in (None, 7):
+  for chunk in (40, 7):  # all 40 alphas in parallel; chunks of 7 with warm starts
     alphas, coefs = paths.enet_path(Xs, ys, l1_ratio=0.9, alphas=40, tol=1e-10, max_iter=100_000,
                                     chunk=chunk, block=16)
     np.testing.assert_allclose(alphas, sk_a, rtol=1e-10)
