@@ -29,7 +29,7 @@ skipped (exactly: ``|q_j − (Qw)_j| ≤ n·alpha·ρ``), and features are visit
 decreasing order of ``|Xᵀy|`` so that early-entering features share blocks. Every
 ``check_every`` epochs, Anderson extrapolation of the last iterates (Bertrand &
 Massias 2021) is tried and kept where it lowers the objective, ``Qw`` is
-recomputed (no drift of the rank-1 updates), and scikit-learn's stopping rule is
+recomputed in float32 (no drift of the rank-1 updates), and scikit-learn's stopping rule is
 applied per alpha: the last epoch's largest coefficient change is
 ``≤ tol·max|w|`` and the duality gap (formulation A of
 ``sklearn/linear_model/_cd_fast.pyx``, divided by ``n``) is ``≤ tol·‖y‖²/n``.
@@ -45,7 +45,7 @@ parallel (about 120 with Anderson for the diabetes path at ``tol=1e-10``) agains
 ``Σ`` over alphas with warm starts (about 3 200): the parallel solve was ~3x
 faster there and is the default for ``p ≤ 64``. For large ``p`` the epochs are
 compute-bound (the block products dominate) and warm-started chunks do less
-total work: chunks of ``⌈n_alphas·p/2000⌉`` alphas checked every 3 epochs
+total work: chunks of ``⌈n_alphas·p/2000⌉`` alphas checked every 2 epochs
 without extrapolation were fastest (10 at 2000 × 200, ~1.7x faster than all
 alphas in parallel; 50 at 10 000 × 1 000). Unlike scikit-learn's scalar CD, which skips the ``Qw`` update of
 a coefficient that stays 0, the vectorized sweep pays ``p²`` per alpha and epoch
@@ -370,7 +370,8 @@ def _cd_solve(Q, q, ynorm2, l1, l2, W0, tol, max_iter, *, block, unroll, check_e
     buf = (lambda a: jnp.broadcast_to(a, (K + 1,) + a.shape)) if K else (lambda a: a[:0])
     W1, W2, QW2, Ws, QWs = lax.fori_loop(0, check_every, step, (W, W, QW, buf(W), buf(QW)))
     W3, QW3 = _anderson(Ws, QWs, q, l1, l2) if K else (W2, QW2)
-    QW3 = matvec(W3)  # recomputed: rounding in the rank-1 updates must not accumulate (float32)
+    if jnp.finfo(W3.dtype).bits < 64:  # float32: rounding in the rank-1 updates must not accumulate
+      QW3 = matvec(W3)
     dw = jnp.max(jnp.abs(W2 - W1), 1)  # the last plain epoch's largest change
     wmax = jnp.max(jnp.abs(W2), 1)
     gap3 = _dual_gaps(W3, QW3, q, ynorm2, l1, l2)
@@ -401,13 +402,13 @@ def _gram_path(Q, q, ynorm2, n, alphas, l1_ratio, tol, max_iter, *, chunk, block
   Returns ``(W (F, A, p), gaps (F, A), n_iter (F, A))``. ``chunk`` alphas are solved
   in parallel; successive chunks start from the previous chunk's last
   (smallest-alpha) solution (``chunk = A``: all in parallel from 0). Features are
-  visited in decreasing order of ``|q|`` of the last problem, so that the
+  visited in decreasing order of ``Σ_f |q_f|``, so that the
   features that enter the path first share blocks and idle blocks are skipped.
   """
   F, p = q.shape
   A = alphas.shape[0]
   block, unroll = _block_size(p, block)
-  order = jnp.argsort(-jnp.abs(q[-1])) if p > block else jnp.arange(p)
+  order = jnp.argsort(-jnp.sum(jnp.abs(q), 0)) if p > block else jnp.arange(p)
   extra = -p % block
   Qp = jnp.pad(Q[:, order][:, :, order], ((0, 0), (0, extra), (0, extra)))
   qp = jnp.pad(q[:, order], ((0, 0), (0, extra)))
@@ -443,14 +444,14 @@ def _schedule(p, n_alphas, chunk, check_every, anderson):
   ``p ≤ 64``: all alphas in parallel, checked every 10 epochs, with Anderson
   extrapolation (window 5). Larger ``p``: chunks of ``⌈n_alphas·p/2000⌉`` alphas
   (10 of 100 at ``p = 200``, 50 at ``p = 1000``) warm-started one from the next,
-  checked every 3 epochs (a chunk runs at least that many), no extrapolation
+  checked every 2 epochs (a chunk runs at least that many), no extrapolation
   (warm starts already leave few epochs to save).
   """
   if chunk is None:
     chunk = n_alphas if p <= 64 else -(-n_alphas * p // 2000)
   chunk = max(1, min(int(chunk), n_alphas))
   parallel = chunk == n_alphas
-  check_every = (10 if parallel else 3) if check_every is None else check_every
+  check_every = (10 if parallel else 2) if check_every is None else check_every
   anderson = (5 if parallel else 0) if anderson is None else anderson
   for name, v, low in (("check_every", check_every, 1), ("anderson", anderson, 0)):
     if not isinstance(v, numbers.Integral) or v < low:
@@ -500,7 +501,7 @@ def enet_path(X, y, *, l1_ratio=0.5, alphas=100, eps=1e-3, tol=1e-4, max_iter=10
     block: coordinates per block of the blocked CD (``None``: all when ``≤ 32``,
       16 up to 256 features, else 64).
     check_every: epochs between convergence checks (``None``: 10 when all alphas
-      run in parallel, else 3). Epoch counts are multiples of it.
+      run in parallel, else 2). Epoch counts are multiples of it.
     anderson: Anderson extrapolation from the last ``anderson + 1`` iterates at
       every check (0: off; ``None``: 5 when all alphas run in parallel, else 0). It
       is kept only where it lowers the objective, and cuts the epochs of
@@ -676,7 +677,6 @@ def _enet_cv_jit(X, y, alphas, l1_ratio, eps, tol, max_iter, tr_idx, tr_w, te_id
     yy = yy - n_tr * my * my
     return Q, q, yy, n_tr, mx, my
 
-  # The last "fold" trains on all rows and tests on none: its path holds the refit.
   Q, q, yy, n_tr, mx, my = jax.vmap(fold_stats)(tr_idx, tr_w, te_idx, te_w)
   W, _, it = _gram_path(Q, q, yy, n_tr, alphas, l1_ratio, tol, max_iter,
                         chunk=chunk, block=block, check_every=check_every, anderson=anderson)
@@ -686,9 +686,12 @@ def _enet_cv_jit(X, y, alphas, l1_ratio, eps, tol, max_iter, tr_idx, tr_w, te_id
     return jnp.sum(te_m[:, None] * (pred - y[te_i][:, None]) ** 2, 0) / jnp.sum(te_m)
 
   mse = jax.vmap(fold_mse)(W, mx, my, te_idx, te_w)
-  mse_path = mse[:-1].T  # (n_alphas, n_folds)
+  mse_path = mse.T  # (n_alphas, n_folds)
   best = jnp.argmin(jnp.mean(mse_path, 1))
-  alpha, coef = alphas[best], W[-1, best]
+  alpha = alphas[best]
+  # Refit on all rows at the selected alpha, from w = 0 (scikit-learn's refit).
+  coef = _gram_path(G[None], Xy[None], (y @ y)[None], jnp.full(1, n, dt), alpha[None], l1_ratio, tol,
+                    max_iter, chunk=1, block=block, check_every=check_every, anderson=anderson)[0][0, 0]
   intercept = (y_mean - x_mean @ coef) if fit_intercept else jnp.zeros((), dt)
   return EnetCVResult(alpha, alphas, mse_path, coef, intercept), it
 
@@ -707,10 +710,7 @@ def enet_cv(X, y, *, l1_ratio=1.0, alphas=100, eps=1e-3, folds=5, tol=1e-4, max_
   ``fit_intercept``), each fold's training data is centered with its own means
   (the intercept ``b = ȳ_train − x̄_trainᵀw`` is not penalized), the selected
   alpha minimizes the mean over folds of the test MSE (the first such alpha), and
-  ``coef`` is the fit on all data at that alpha. scikit-learn refits from ``w = 0``
-  after the search; here the full-data path is one more problem in the same
-  vmapped batch (one compiled solver, no second compilation), so ``coef`` is its
-  solution at ``alpha`` — the same optimum, to ``tol``.
+  ``coef`` is the refit on all data at that alpha, from ``w = 0``.
 
   Args:
     X: ``(n_samples, n_features)``.
@@ -742,7 +742,6 @@ def enet_cv(X, y, *, l1_ratio=1.0, alphas=100, eps=1e-3, folds=5, tol=1e-4, max_
   n, p = X.shape
   pairs = _check_folds(folds, n)
   complement = all(_is_partition(tr, te, n) for tr, te in pairs)
-  pairs.append((np.arange(n), np.zeros(0, int)))  # the refit on all data, solved with the folds
   tr_idx, tr_w = _padded([tr for tr, _ in pairs])
   te_idx, te_w = _padded([te for _, te in pairs])
   chunk, check_every, anderson = _schedule(p, n_alphas or np.shape(alphas)[0], chunk, check_every, anderson)
