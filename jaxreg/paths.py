@@ -705,7 +705,9 @@ def enet_cv(X, y, *, l1_ratio=1.0, alphas=100, eps=1e-3, folds=5, tol=1e-4, max_
   .. math:: \min_{w, b} \frac{1}{2n_{\mathrm{train}}}\|y - Xw - b\|^2 + \alpha\rho\|w\|_1 + \frac{\alpha(1-\rho)}{2}\|w\|^2
 
   on the training rows and records the mean squared error on the test rows; all
-  folds × alphas run vmapped in one compiled program. As in scikit-learn: the
+  folds × alphas run as one batch in one compiled program (the folds' Gram
+  matrices are ``XᵀX − X_testᵀX_test`` when the folds partition the rows, so the
+  data are multiplied twice, not once per fold). As in scikit-learn: the
   alpha grid is computed once on the full data (centered when
   ``fit_intercept``), each fold's training data is centered with its own means
   (the intercept ``b = ȳ_train − x̄_trainᵀw`` is not penalized), the selected
