@@ -193,7 +193,7 @@ def _alpha_grid(Xy, n, l1_ratio, eps, n_alphas):
 def _sorted_alphas(alphas, dtype):
   """Explicit alphas in decreasing order (scikit-learn sorts them too)."""
   a = jnp.asarray(alphas, dtype)
-  return a if a.shape[0] == 1 else jnp.sort(a)[::-1]
+  return jnp.sort(a)[::-1]
 
 
 # ---------------------------------------------------------------------------
@@ -769,7 +769,8 @@ def _logistic_path_jit(X, y, alphas, l1_ratio, eps, tol, max_iter, *, n_alphas):
   else:
     alphas = _sorted_alphas(alphas, dt)
   A = alphas.shape[0]
-  step = 1 / (jnp.linalg.norm(X, 2) ** 2 / (4 * n))  # 1/L: the log-loss Hessian is ≤ XᵀX/(4n)
+  lip = jnp.linalg.norm(X, 2) ** 2 / (4 * n)  # L: the log-loss Hessian is ≤ XᵀX/(4n)
+  step = 1 / jnp.where(lip > 0, lip, 1.0)     # X = 0: any step (the loss is flat), never inf
 
   def grad(W):
     return X.T @ (jax.nn.sigmoid(X @ W) - y[:, None]) / n

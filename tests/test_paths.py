@@ -238,3 +238,9 @@ def test_unconverged_warns():
     paths.lasso_path(X, Y, alphas=100, tol=1e-4)  # converges: no warning
   with pytest.warns(paths.ConvergenceWarning):
     paths.lasso_path(X, Y, alphas=100, tol=1e-12, max_iter=10)
+
+
+def test_logistic_path_zero_design_gives_zero_coefficients_not_nan():
+  # X = 0: the log-loss does not depend on w, so the minimizer of loss + penalty is w = 0 (the step bound L is 0).
+  _, coefs = paths.logistic_path(np.zeros((5, 2)), np.array([0, 1, 0, 1, 1]), alphas=[0.1])
+  np.testing.assert_array_equal(np.asarray(coefs), np.zeros((1, 2)))
