@@ -1,8 +1,10 @@
 """jaxreg: regularization for JAX as pure functions and optax transformations.
 
 Penalties (``params -> scalar``), proximal operators (``params -> params``),
-optax gradient transformations, masks and library conventions, with every
-hyperparameter a traced array so whole sweeps compile to one program.
+optax gradient transformations, masks, library conventions, dropout as pure
+functions of a PRNG key (and flax nnx modules in ``jaxreg.nn``), vectorized
+sweeps (``jaxreg.sweep``) and regularization paths (``jaxreg.paths``) — with
+every hyperparameter a traced array, so whole sweeps compile to one program.
 """
 
 __version__ = "0.1.0"
