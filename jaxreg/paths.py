@@ -74,7 +74,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -115,10 +115,6 @@ class EnetCVResult(NamedTuple):
 # Validation
 
 
-def _is_traced(x: Any) -> bool:
-  return isinstance(x, jax.core.Tracer)
-
-
 def _check_xy(X, y):
   """Shapes and finiteness of the data; returns jnp arrays of one float dtype."""
   X_shape, y_shape = np.shape(X), np.shape(y)
@@ -132,7 +128,7 @@ def _check_xy(X, y):
   if X_shape[0] < 1 or X_shape[1] < 1:
     raise ValueError(f"X must have at least one sample and one feature, got shape {X_shape}.")
   for name, a in (("X", X), ("y", y)):
-    if not _is_traced(a) and not np.isfinite(np.asarray(a)).all():
+    if not _trees.is_traced(a) and not np.isfinite(np.asarray(a)).all():
       raise ValueError(f"{name} contains NaN or inf; remove or impute those entries first.")
   dtype = jnp.result_type(float, X, y)
   return jnp.asarray(X, dtype), jnp.asarray(y, dtype)
@@ -144,7 +140,7 @@ def _check_alphas(alphas, l1_ratio, eps):
     if alphas < 1:
       raise ValueError(f"alphas, as an integer, is the number of alphas and must be >= 1, got {alphas}.")
     _trees.check("eps", eps, low=0.0, low_open=True)
-    if not _is_traced(l1_ratio) and np.all(np.asarray(l1_ratio) == 0):
+    if not _trees.is_traced(l1_ratio) and np.all(np.asarray(l1_ratio) == 0):
       raise ValueError(
           "alphas as an integer (an automatic grid) needs l1_ratio > 0, got l1_ratio=0: the grid "
           "starts at max|X^T y|/(n*l1_ratio); pass an explicit array of alphas instead.")
@@ -163,7 +159,7 @@ def _check_common(l1_ratio, tol, max_iter):
 
 
 def _warn_unconverged(n_iter, max_iter, what):
-  if _is_traced(n_iter):
+  if _trees.is_traced(n_iter):
     return
   n_bad = int(np.sum(np.asarray(n_iter) >= max_iter))
   if n_bad:
@@ -849,7 +845,7 @@ def logistic_path(X, y, *, l1_ratio=1.0, alphas=100, eps=1e-3, tol=1e-6, max_ite
     Found. Comput. Math. 15, 2015; ``sklearn.linear_model.LogisticRegression``.
   """
   X, y = _check_xy(X, y)
-  if not _is_traced(y):
+  if not _trees.is_traced(y):
     labels = np.unique(np.asarray(y))
     if not np.isin(labels, (0, 1)).all():
       raise ValueError(f"y must hold binary labels 0 and 1, got values {labels[:10]}.")
