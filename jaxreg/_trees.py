@@ -34,10 +34,6 @@ def is_traced(x: Any) -> bool:
   return isinstance(x, jax.core.Tracer)
 
 
-def _is_concrete_leaf(x: Any) -> bool:
-  return not is_traced(x) and not callable(x) and x is not None
-
-
 def _key_name(k) -> str:
   for attr in ("key", "name", "idx"):
     if hasattr(k, attr):
@@ -52,31 +48,69 @@ def path_str(path, sep: str = "/") -> str:
 
 def check(name: str, value: Any, *, low: float = 0.0, high: float = math.inf,
           low_open: bool = False, high_open: bool = False) -> None:
-  """Raises ``ValueError`` if a concrete hyperparameter is NaN or out of range.
+  """Raises ``ValueError`` if a concrete hyperparameter is not a finite number in range.
 
   ``value`` may be a Python number, an array, a pytree of those (per-leaf
-  values) or a schedule (callable). Tracers and schedules are not inspected:
-  validation never branches on traced data.
+  values) or a schedule (callable). NaN, ``±inf``, ``None``, strings and bools
+  are refused, naming ``name`` and the value. Tracers and schedules are not
+  inspected: validation never branches on traced data (a traced NaN passes).
   """
+  if value is None:
+    raise ValueError(f"{name} must be a number, got None.")
   for path, leaf in jax.tree_util.tree_flatten_with_path(value, is_leaf=_is_none)[0]:
-    if not _is_concrete_leaf(leaf):
+    if is_traced(leaf) or callable(leaf) or (leaf is None and path):  # None: a None leaf of params
       continue
     where = f"{name}[{path_str(path)!r}]" if path else name
-    try:
-      arr = np.asarray(leaf, dtype=np.float64)
-    except (TypeError, ValueError):
-      raise ValueError(f"{where} must be a number or array of numbers, got {leaf!r}.") from None
+    arr = _as_real(where, leaf)
     lo_ok = arr > low if low_open else arr >= low
     hi_ok = arr < high if high_open else arr <= high
-    if np.isnan(arr).any() or not (lo_ok & hi_ok).all():
+    if not np.isfinite(arr).all() or not (lo_ok & hi_ok).all():
       raise ValueError(f"{where} must be {_describe(low, high, low_open, high_open)}, got {leaf!r}.")
+
+
+def _as_real(where: str, leaf: Any) -> np.ndarray:
+  """A concrete leaf as a float64 array; ``None``, bools, strings and complex numbers are refused."""
+  dtype = getattr(leaf, "dtype", None)
+  kind = np.dtype(dtype).kind if dtype is not None else None
+  if leaf is None or isinstance(leaf, (bool, np.bool_, str, bytes)) or kind in ("b", "c", "U", "S", "O"):
+    raise ValueError(f"{where} must be a real number or array of real numbers, got {leaf!r}.")
+  try:
+    arr = np.asarray(leaf)
+  except (TypeError, ValueError):
+    arr = None
+  if arr is None or arr.dtype.kind not in "iuf":
+    raise ValueError(f"{where} must be a real number or array of real numbers, got {leaf!r}.")
+  return arr.astype(np.float64)
+
+
+def check_int(name: str, value: Any, *, low: int = 1, high: int | None = None,
+              allow_none: bool = False) -> int | None:
+  """The one checker for integer arguments (sizes, counts, axes): returns ``int(value)``.
+
+  Accepts Python and numpy integers (and integer-valued 0-d integer arrays);
+  refuses bools, floats such as ``1.5`` or ``2.0``, strings and ``None``
+  (unless ``allow_none``), and values outside ``[low, high]``, with a
+  ``ValueError`` naming the argument and the value.
+  """
+  if value is None and allow_none:
+    return None
+  ok = (isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))) or (
+      isinstance(value, (np.ndarray, jax.Array)) and not is_traced(value) and np.ndim(value) == 0
+      and np.asarray(value).dtype.kind in "iu")
+  if not ok:
+    raise ValueError(f"{name} must be an integer{' or None' if allow_none else ''}, got {value!r}.")
+  v = int(value)
+  if v < low or (high is not None and v > high):
+    bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
+    raise ValueError(f"{name} must be an integer {bound}, got {v}.")
+  return v
 
 
 def _describe(low, high, low_open, high_open) -> str:
   if high == math.inf:
-    return f"{'>' if low_open else '>='} {low:g} (and not NaN)"
+    return f"a finite number {'>' if low_open else '>='} {low:g}"
   lb, hb = "(" if low_open else "[", ")" if high_open else "]"
-  return f"in {lb}{low:g}, {high:g}{hb} (and not NaN)"
+  return f"a finite number in {lb}{low:g}, {high:g}{hb}"
 
 
 def broadcast(name: str, value: Any, treedef, n: int) -> list:
