@@ -21,6 +21,15 @@ def test_citation_cff_is_valid_cff_1_2_0():
   assert "cff-version: 1.2.0" in text
 
 
+def test_citation_cff_names_the_primary_references():
+  from ruamel.yaml import YAML   # a dependency of cffconvert
+  refs = YAML(typ="safe").load((ROOT / "CITATION.cff").read_text())["references"]
+  firsts = {(r["authors"][0]["family-names"], r.get("year")) for r in refs}
+  for who in [("Oppermann", None), ("Tibshirani", 1996), ("Zou", 2005), ("Yuan", 2006), ("Srivastava", 2014),
+              ("Loshchilov", 2019), ("Friedman", 2010)]:
+    assert who in firsts, who
+
+
 def test_an_invalid_citation_cff_fails_validation():
   # The validator used above really checks: a file without authors is rejected.
   with pytest.raises(ValidationError, match="authors"):
