@@ -12,7 +12,11 @@ Conventions
 * **Grid.** ``grid = {"alpha": [...], "lr": [...]}`` is the Cartesian product in
   insertion order, then a final ``seed`` axis of length ``seeds``. A result leaf
   of per-run shape ``leaf_shape`` has shape
-  ``(*static_lengths, *grid_lengths, seeds, *leaf_shape)``.
+  ``(*static_lengths, *grid_lengths, seeds, *leaf_shape)``. Grid values are
+  traced in JAX's default dtypes (float32 and int32 unless ``jax_enable_x64``);
+  values that do not survive that cast (integers outside int32, floats that
+  overflow or flush to zero in float32, distinct floats that become equal) are
+  refused with a ``ValueError`` instead of being wrapped or merged.
 * **Keys: common random numbers.** Seed ``s`` uses the key
   ``jax.random.fold_in(key, s)`` for **every** grid point. Configurations are
   compared on identical initializations, minibatch orders and dropout masks, so
@@ -35,11 +39,24 @@ Conventions
   points (``g_block = min(G, chunk_size)``, ``s_block = chunk_size // g_block``
   clipped to ``[1, seeds]``). Ragged tail chunks are padded to the block shape
   by repeating their last real configuration and the padding is dropped, so the
-  program is compiled once (``fn`` is traced once per static combination).
-  Between chunks, freed host memory is handed back to the OS (glibc's
-  ``malloc_trim``), so resident memory stays that of one chunk. Like :func:`jax.jit`, programs are cached per ``fn`` object (weakly): a second
-  sweep with the same ``fn`` and chunk layout (another key, another checkpoint
-  directory) reuses the compiled program.
+  program is compiled once per call and static combination. Between chunks,
+  freed host memory is handed back to the OS (glibc's ``malloc_trim``), so
+  resident memory stays that of one chunk.
+* **Tracing and compiling.** Every call traces ``fn`` afresh, once per static
+  combination, into a jaxpr, and runs the program built from that very jaxpr.
+  Nothing is cached per ``fn`` object, so a second call sees the current
+  values of the globals and closure variables ``fn`` reads (functions that
+  ``fn`` calls through their own ``jax.jit`` are cached by JAX, with
+  ``jax.jit``'s rule: they must not read mutable globals). Each call therefore
+  also compiles. To skip recompiling a program that did not change, across
+  calls and processes, turn on JAX's persistent compilation cache, which is
+  keyed on the program itself and so never returns a stale one::
+
+    jax.config.update("jax_compilation_cache_dir", "/path/to/jax_cache")
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)   # default 1 s: skips small programs
+
+  (or the environment variables ``JAX_COMPILATION_CACHE_DIR`` and
+  ``JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS``).
 * **Devices.** The grid axis of each chunk (the seed axis when that wastes fewer
   lanes) is sharded over ``devices`` with a 1-D
   :class:`jax.sharding.NamedSharding`, padded to a multiple of the device
@@ -49,17 +66,50 @@ Conventions
   devices' lanes, and every process gets the full result.
 * **Lanes are independent.** A configuration that diverges to NaN/inf changes
   only its own entries (``fn`` is vmapped; padding repeats real configurations).
-* **Checkpoints.** With ``checkpoint_dir``, each finished chunk is written
-  atomically (temporary file + ``os.replace``) as an ``.npz`` of plain arrays and
-  loaded with ``allow_pickle=False``: loading a checkpoint never runs code. A
-  rerun skips finished chunks and, on the same devices, is bit-identical to an
-  uninterrupted run. The directory's ``meta.json`` fingerprints the grid values,
-  static values (by ``repr``), seeds, chunk blocks and key; a mismatch raises
-  ``ValueError`` instead of mixing results. The fingerprint does **not** cover
-  ``fn``'s code: use a fresh directory when you change ``fn``. A truncated or
-  corrupt chunk (bad zip, bad CRC) is recomputed with a warning. With several
-  processes every process writes its chunks and a chunk is skipped only when
-  every process can read it.
+* **Result names.** Metrics are named by their pytree path (see
+  :class:`SweepResult`); a metric named like an axis (``alpha``, ``seed``, a
+  static axis) would overwrite that axis in ``to_records``/``to_csv``/
+  ``to_xarray``, so it is refused before anything runs.
+* **Checkpoints.** With ``checkpoint_dir``, each finished chunk is written as
+  an ``.npz`` of plain arrays (loaded with ``allow_pickle=False``: loading never
+  runs code) under a unique temporary name, then renamed into place
+  (``os.replace``, atomic): a reader sees a whole chunk or none, and threads or
+  processes that share a directory do not clash. A rerun of the same call skips
+  finished chunks and, on the same devices, is bit-identical to an
+  uninterrupted run. What is guaranteed:
+
+  - *A chunk is reused only for the same computation.* ``meta.json`` and every
+    chunk carry a fingerprint of the grid values (bytes, dtype, shape), the
+    static values by content (arrays by bytes, dtype and shape; functions and
+    classes by module and qualified name; never a ``repr`` with a memory
+    address or numpy's ``...`` abbreviation), the seeds, the chunk layout, the
+    key, the JAX and jaxlib versions and, for every static combination, the
+    program ``fn`` computes: its jaxpr, its constants (closed-over arrays) and
+    literals by content, and its output structure. A changed grid, static
+    value, ``fn`` (code, a closed-over array, a global it reads) or output
+    raises ``ValueError`` naming what changed. The fingerprint holds no memory
+    address or per-process counter, so a new process resumes.
+  - *Damage is recomputed, never trusted.* Each chunk also carries a SHA-256 of
+    its contents; a chunk that is damaged in any way (flipped bytes, truncated,
+    an unsupported compression, a foreign file) is recomputed with a warning.
+    A well-formed chunk of a different sweep raises ``ValueError``.
+  - *Reading never writes.* A finished sweep is read back from a read-only
+    directory. A failed write (disk full, no permission) removes its temporary
+    file and warns; the sweep then continues without saving further chunks.
+  - *Not covered:* what JAX does not trace. Host callbacks
+    (``jax.pure_callback``, ``jax.debug.callback``) are fingerprinted by their
+    function's name, not by what it does; functions ``fn`` calls through
+    ``jax.jit`` are fingerprinted by the jaxpr JAX has cached for them. A run
+    on other devices (another count or kind) reuses chunks: results then
+    agree to floating-point accuracy, not bit for bit.
+
+  With several processes every process writes its chunks and a chunk is
+  skipped only when every process can read it.
+* **Progress and interrupts.** On a terminal a tqdm bar shows configurations,
+  configs/s and the ETA; without one (logs, CI) plain lines are printed to
+  stderr, at most every 10 s and only after another 10% of the configurations
+  or 30 s. Ctrl-C (``KeyboardInterrupt``) prints one line saying how many
+  chunks are saved and that rerunning the same call resumes, then re-raises.
 
 Example::
 
@@ -75,8 +125,9 @@ Example::
   result.to_csv("sweep.csv")
 
 References:
-  JAX documentation, "Distributed arrays and automatic parallelization" and
-  "Multi-process" (``NamedSharding``, ``jax.distributed``).
+  JAX documentation, "Distributed arrays and automatic parallelization",
+  "Multi-process" (``NamedSharding``, ``jax.distributed``) and "Persistent
+  compilation cache".
   A. M. Law, *Simulation Modeling and Analysis*, 5th ed., McGraw-Hill 2015,
   §11.2 (common random numbers as a variance-reduction technique).
   optax issues #577 and #353 (Python-float hyperparameters recompile).
@@ -86,22 +137,26 @@ from __future__ import annotations
 
 import csv
 import ctypes
+import dataclasses
 import functools
 import hashlib
 import itertools
 import json
 import math
 import os
+import re
+import secrets
 import sys
+import threading
+import time
+import types
 import warnings
-import weakref
-import zipfile
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
 import numpy as np
+from jax.extend import core as jex_core
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -112,8 +167,9 @@ __all__ = ["SweepResult", "sweep"]
 _AXIS = "sweep"   # the mesh axis the configurations are sharded along
 _SEED = "seed"
 _REDUCERS = {"mean": np.mean, "median": np.median, "min": np.min, "max": np.max}
-_PROGRAMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # fn -> {layout: jitted program}
-_CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError)
+_FORMAT = "jaxreg.sweep/2"
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")   # memory addresses in reprs (JAX's printer already masks its own)
+_now = time.monotonic   # the progress clock (tests replace it)
 
 
 # ----------------------------------------------------------------------------- validation
@@ -139,6 +195,32 @@ def _labels(name: str, values, what: str) -> np.ndarray:
   return arr
 
 
+def _traced_values(name: str, arr: np.ndarray) -> np.ndarray:
+  """``arr`` in the dtype ``fn`` will see it in; refuses values that do not survive the cast."""
+  dtype = np.dtype(jax.dtypes.canonicalize_dtype(arr.dtype))
+  x64 = "" if jax.config.jax_enable_x64 else " (jax_enable_x64 is off)"
+  if arr.dtype.kind in "iu":
+    info = np.iinfo(dtype)
+    bad = arr[(arr < info.min) | (arr > info.max)]
+    if bad.size:
+      raise ValueError(f"jaxreg.sweep: grid[{name!r}] holds {bad[0].item()!r}, outside the range "
+                       f"[{info.min}, {info.max}] of {dtype}, the dtype it is traced in{x64}; it would wrap around. "
+                       "Use smaller values, floats, or enable x64.")
+    return arr.astype(dtype)
+  with np.errstate(over="ignore", under="ignore"):
+    cast = arr.astype(dtype)
+  if arr.dtype.kind == "f":
+    lost = (np.isfinite(arr) & ~np.isfinite(cast)) | ((arr != 0) & (cast == 0))
+    if lost.any():
+      v, c = arr[lost][0].item(), cast[lost][0].item()
+      raise ValueError(f"jaxreg.sweep: grid[{name!r}] holds {v!r}, which becomes {c!r} in {dtype}, the "
+                       f"dtype it is traced in{x64}. Rescale the axis (e.g. sweep log10 of it) or enable x64.")
+    if len(np.unique(cast)) < len(np.unique(arr)):
+      raise ValueError(f"jaxreg.sweep: grid[{name!r}] holds distinct values that become equal in {dtype}, the dtype "
+                       f"it is traced in{x64}: {arr.tolist()!r}. Space them further apart or enable x64.")
+  return cast
+
+
 def _check_axes(grid, static):
   if not isinstance(grid, Mapping):
     raise ValueError(f"jaxreg.sweep: grid must be a dict name -> 1-D values, got {type(grid).__name__}.")
@@ -153,9 +235,10 @@ def _check_axes(grid, static):
     arr = _labels(name, values, "grid")
     if arr.dtype.kind not in "biuf":
       raise ValueError(f"jaxreg.sweep: grid[{name!r}] has dtype {arr.dtype}; grid values must be numbers "
-                       "(they are traced). Put non-numeric or shape-changing axes in static=.")
+                       "(they are traced) that fit int64 or float64. Put non-numeric or shape-changing axes in "
+                       "static=.")
     axes_grid[name] = arr
-    hp[name] = arr.astype(jax.dtypes.canonicalize_dtype(arr.dtype))
+    hp[name] = _traced_values(name, arr)
   axes_static, raw_static = {}, {}
   for name, values in static.items():
     if not isinstance(name, str) or name == _SEED:
@@ -168,10 +251,8 @@ def _check_axes(grid, static):
 
 
 def _check_seeds(seeds) -> np.ndarray:
-  if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-    if seeds < 1:
-      raise ValueError(f"jaxreg.sweep: seeds must be a positive int or a sequence of ints, got {seeds}.")
-    return np.arange(seeds, dtype=np.int32)
+  if np.ndim(seeds) == 0:
+    return np.arange(_trees.check_int("jaxreg.sweep: seeds", seeds, low=1, high=2**31), dtype=np.int32)
   arr = np.asarray(seeds)
   if (arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "iu" or len(set(arr.tolist())) != arr.size
       or arr.min() < 0 or arr.max() >= 2**31):
@@ -198,89 +279,292 @@ def _key_parts(key):
 
 def _blocks(G: int, S: int, chunk_size) -> tuple[int, int]:
   """``(s_block, g_block)``: seeds × grid points per chunk, at most ``chunk_size`` configurations."""
+  chunk_size = _trees.check_int("jaxreg.sweep: chunk_size", chunk_size, low=1, allow_none=True)
   if chunk_size is None:
     return S, G
-  if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-    raise ValueError(f"jaxreg.sweep: chunk_size must be a positive int or None, got {chunk_size!r}.")
-  g_block = min(G, int(chunk_size))
-  return max(1, min(S, int(chunk_size) // g_block)), g_block
+  g_block = min(G, chunk_size)
+  return max(1, min(S, chunk_size // g_block)), g_block
 
 
 def _pad_to(n: int, m: int) -> int:
   return -(-n // m) * m
 
 
+def _column_names(name: str, leaf_shape: tuple[int, ...]) -> list[str]:
+  """The record/CSV columns of one metric: its name, or ``name[i,j]`` per element of a non-scalar leaf."""
+  if not leaf_shape:
+    return [name]
+  return [f"{name}[{','.join(map(str, idx))}]" for idx in np.ndindex(*leaf_shape)]
+
+
+def _check_names(axes: Sequence[str], leaves: Mapping[str, tuple[int, ...]], names: Sequence[str], where: str):
+  """Refuses metric names (and CSV columns) that repeat or equal an axis name: they would overwrite it."""
+  axes, seen = set(axes), set()
+  for name in names:
+    if name in seen:
+      raise ValueError(f"{where}: two leaves of fn's output are both named {name!r}; metric names (pytree paths "
+                       "joined with '.') must be unique.")
+    seen.add(name)
+  for name in names:
+    clash = [c for c in _column_names(name, leaves[name]) if c in axes]
+    if clash:
+      column = "" if clash[0] == name else f" (column {clash[0]!r})"
+      raise ValueError(f"{where}: the metric {name!r}{column} has the name of an axis (axes: {sorted(axes)}); it "
+                       "would overwrite the axis in to_records/to_csv/to_xarray. Rename the output leaf (e.g. "
+                       f"{name + '_out'!r}) or the axis.")
+
+
+# ----------------------------------------------------------------------------- fingerprints
+
+
+def _feed(h, x, depth: int = 0) -> None:
+  """Feeds ``h`` a stable encoding of ``x`` by content: the same in every process, never a memory address.
+
+  Arrays by dtype, shape and bytes (numpy's ``repr`` abbreviates large ones);
+  numbers, strings and containers by value; functions, classes and other
+  callables by module and qualified name; other objects by their type and
+  their ``repr`` with addresses removed.
+  """
+  def put(tag: str, text: str = "") -> None:
+    h.update(f"{tag}:{text}".encode("utf-8", "backslashreplace") + b"\x00")
+
+  if depth > 64:
+    return put("deep")
+  if isinstance(x, np.generic) and x.dtype.kind in "biufc":
+    x = x.item()   # a number by value, whatever its numpy type
+  if x is None or isinstance(x, (bool, int, float, complex, str, bytes)):
+    return put(type(x).__name__, repr(x))   # repr of a float round-trips exactly
+  if isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+    put("key", str(jax.random.key_impl(x)))
+    x = jax.random.key_data(x)
+  if isinstance(x, (np.ndarray, np.generic, jax.Array)):
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+      from jax.experimental import multihost_utils
+      x = multihost_utils.process_allgather(x, tiled=True)
+    a = np.asarray(x)
+    put("array", f"{a.dtype.str}{a.shape}")
+    if a.dtype == object:
+      for e in a.flat:
+        _feed(h, e, depth + 1)
+    else:
+      h.update(np.ascontiguousarray(a).tobytes())
+    return None
+  if isinstance(x, Mapping):
+    put("map", f"{type(x).__qualname__}{len(x)}")
+    for k, v in x.items():
+      _feed(h, k, depth + 1)
+      _feed(h, v, depth + 1)
+    return None
+  if isinstance(x, (set, frozenset)):   # iteration order depends on PYTHONHASHSEED: sort the members' digests
+    put("set", str(len(x)))
+    for d in sorted(_digest_of(e) for e in x):
+      put("member", d)
+    return None
+  if isinstance(x, (tuple, list)):
+    put("seq", f"{type(x).__module__}.{type(x).__qualname__}{len(x)}")
+    for e in x:
+      _feed(h, e, depth + 1)
+    return None
+  if isinstance(x, functools.partial):
+    put("partial")
+    for part in (x.func, x.args, x.keywords):
+      _feed(h, part, depth + 1)
+    return None
+  if isinstance(x, types.MethodType):
+    put("method")
+    _feed(h, x.__func__, depth + 1)
+    return _feed(h, x.__self__, depth + 1)
+  if dataclasses.is_dataclass(x) and not isinstance(x, type):
+    put("dataclass", f"{type(x).__module__}.{type(x).__qualname__}")
+    for field in dataclasses.fields(x):
+      put("field", field.name)
+      _feed(h, getattr(x, field.name), depth + 1)
+    return None
+  name = getattr(x, "__qualname__", None)
+  if callable(x) and isinstance(name, str):
+    return put("callable", f"{getattr(x, '__module__', None)}.{name}")
+  put("object", f"{type(x).__module__}.{type(x).__qualname__} {_ADDRESS.sub('0x?', repr(x))}")
+
+
+def _digest_of(*xs) -> str:
+  h = hashlib.sha256()
+  for x in xs:
+    _feed(h, x)
+  return h.hexdigest()
+
+
+def _feed_jaxpr(h, jaxpr, seen: set) -> None:
+  """Feeds the values the jaxpr's printout may abbreviate: literals (``[...]``) and array parameters."""
+  if id(jaxpr) in seen:
+    return
+  seen.add(id(jaxpr))
+  for eqn in jaxpr.eqns:
+    for v in eqn.invars:
+      if isinstance(v, jex_core.Literal):
+        _feed(h, v.val)
+    for p in eqn.params.values():
+      _feed_param(h, p, seen)
+  for v in jaxpr.outvars:
+    if isinstance(v, jex_core.Literal):
+      _feed(h, v.val)
+
+
+def _feed_param(h, p, seen: set) -> None:
+  if isinstance(p, jex_core.ClosedJaxpr):
+    for c in p.consts:
+      _feed(h, c)
+    _feed_jaxpr(h, p.jaxpr, seen)
+  elif isinstance(p, jex_core.Jaxpr):
+    _feed_jaxpr(h, p, seen)
+  elif isinstance(p, (tuple, list)):
+    for q in p:
+      _feed_param(h, q, seen)
+  elif isinstance(p, (np.ndarray, jax.Array)):
+    _feed(h, p)
+
+
+def _program_digest(closed, out_tree, out_info) -> str:
+  """A digest of what one configuration computes: jaxpr text, constants and literals by content, outputs."""
+  h = hashlib.sha256()
+  h.update(_ADDRESS.sub("0x?", str(closed.jaxpr)).encode())
+  for c in closed.consts:
+    _feed(h, c)
+  _feed_jaxpr(h, closed.jaxpr, set())
+  h.update(_ADDRESS.sub("0x?", str(out_tree)).encode())
+  _feed(h, [(shape, dtype.str) for shape, dtype in out_info])
+  return h.hexdigest()
+
+
+def _jax_versions() -> str:
+  import jaxlib
+  flags = {k: getattr(jax.config, k, None) for k in ("jax_threefry_partitionable", "jax_default_matmul_precision")}
+  return f"jax {jax.__version__}, jaxlib {jaxlib.__version__}, {flags}"
+
+
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def _digest(*parts) -> str:
+class _Damaged(Exception):
+  """A chunk file that is not an intact chunk of this format."""
+
+
+def _chunk_checksum(fingerprint: str, name: str, leaves) -> str:
   h = hashlib.sha256()
-  for p in parts:
-    h.update(p if isinstance(p, bytes) else repr(p).encode())
-    h.update(b"\x00")
+  _feed(h, (_FORMAT, fingerprint, name))
+  for x in leaves:
+    _feed(h, np.asarray(x))
   return h.hexdigest()
 
 
 class _Checkpoints:
-  """``meta.json`` + one atomic ``.npz`` per finished chunk, in ``directory``."""
+  """``meta.json`` + one atomically written ``.npz`` per finished chunk, in ``directory``."""
 
   def __init__(self, directory, fields: dict[str, str]):
     self.dir = os.fspath(directory)
-    self.fingerprint = _digest(*sorted(fields.items()))
+    self.fields = {"format": _FORMAT, **fields}
+    self.fingerprint = _digest_of(sorted(self.fields.items()))
+    self.writable = True
+    self.saved: set[str] = set()   # chunks this call verified or wrote
+    self._lock = threading.Lock()
     os.makedirs(self.dir, exist_ok=True)
     meta_path = os.path.join(self.dir, "meta.json")
-    meta = {"format": "jaxreg.sweep/1", "fingerprint": self.fingerprint, "fields": fields}
-    if os.path.exists(meta_path):
-      try:
-        with open(meta_path) as f:
-          old = json.load(f)
-      except (OSError, ValueError):
-        old = None   # a torn meta.json: the chunks still carry their own fingerprint
-      if old is not None and old.get("fingerprint") != self.fingerprint:
-        diff = sorted(k for k in set(fields) | set(old.get("fields", {}))
-                      if old.get("fields", {}).get(k) != fields.get(k))
-        raise ValueError(f"jaxreg.sweep: checkpoint_dir {self.dir!r} holds a sweep with a different "
-                         f"{', '.join(diff) or 'fingerprint'}; use another directory (or delete it) "
-                         "instead of mixing results.")
-    if jax.process_index() == 0 or not os.path.exists(meta_path):
-      self._atomic(meta_path, lambda f: f.write(json.dumps(meta, indent=1).encode()))
+    meta = {"format": _FORMAT, "fingerprint": self.fingerprint, "fields": self.fields}
+    old = None
+    try:
+      with open(meta_path) as f:
+        old = json.load(f)
+      if not isinstance(old, dict):
+        old = None
+    except FileNotFoundError:
+      pass
+    except (OSError, ValueError):
+      old = None   # a damaged meta.json: rewritten; the chunks still carry their own fingerprint
+    if old is not None and old.get("fingerprint") != self.fingerprint:
+      old_fields = old.get("fields") if isinstance(old.get("fields"), dict) else {}
+      diff = sorted(k for k in set(self.fields) | set(old_fields) if old_fields.get(k) != self.fields.get(k))
+      raise ValueError(f"jaxreg.sweep: checkpoint_dir {self.dir!r} holds a sweep with a different "
+                       f"{', '.join(diff) or 'fingerprint'}; use another directory (or delete it) "
+                       "instead of mixing results.")
+    if old is None:   # a matching meta.json is never rewritten: a finished sweep reads back from read-only storage
+      self._write(meta_path, lambda f: f.write(json.dumps(meta, indent=1).encode()))
 
-  def _atomic(self, path, write):
-    tmp = f"{path}.{jax.process_index()}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-      write(f)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
+  def _write(self, path: str, write) -> bool:
+    """Writes ``path`` atomically (unique temporary + ``os.replace``); on failure warns and stops saving."""
+    if not self.writable:
+      return False
+    tmp = f"{path}.{os.getpid()}-{threading.get_ident()}-{secrets.token_hex(4)}.tmp"
+    try:
+      fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+      try:
+        with os.fdopen(fd, "wb") as f:
+          write(f)
+          f.flush()
+          os.fsync(f.fileno())
+        os.replace(tmp, path)
+      except BaseException:
+        try:
+          os.unlink(tmp)
+        except OSError:
+          pass
+        raise
+    except OSError as e:
+      self.writable = False
+      warnings.warn(f"jaxreg.sweep: could not write {path!r} ({type(e).__name__}: {e}); the sweep goes on, but "
+                    "no further chunks of this call are saved.", stacklevel=4)
+      return False
+    return True
 
   def path(self, name: str) -> str:
     return os.path.join(self.dir, f"chunk-{name}.npz")
 
   def load(self, name: str, expected: list[tuple[tuple[int, ...], np.dtype]]):
-    """The chunk's leaves, or ``None`` when absent or corrupt; ``ValueError`` if it belongs elsewhere."""
+    """The chunk's leaves, or ``None`` when absent or damaged; ``ValueError`` if it belongs to another sweep."""
     path = self.path(name)
-    if not os.path.exists(path):
-      return None
     try:
-      with np.load(path, allow_pickle=False) as z:
-        data = {k: z[k] for k in z.files}   # reading checks each member's CRC
-    except _CORRUPT as e:
-      warnings.warn(f"jaxreg.sweep: checkpoint {path!r} is unreadable ({type(e).__name__}: {e}); recomputing it.",
+      with open(path, "rb") as f:
+        z = np.load(f, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+          raise _Damaged("not an .npz archive")
+        with z:
+          want = {"format", "fingerprint", "name", "checksum", *(f"leaf_{i}" for i in range(len(expected)))}
+          if set(z.files) != want:
+            raise _Damaged(f"its members are {sorted(z.files)}")
+          data = {k: z[k] for k in want}
+      leaves = [data[f"leaf_{i}"] for i in range(len(expected))]
+      meta = {k: data[k] for k in ("format", "fingerprint", "name", "checksum")}
+      if any(v.shape != () or v.dtype.kind != "U" for v in meta.values()):
+        raise _Damaged("its metadata are not strings")
+      meta = {k: str(v) for k, v in meta.items()}
+      if meta["checksum"] != _chunk_checksum(meta["fingerprint"], meta["name"], leaves) or meta["format"] != _FORMAT:
+        raise _Damaged("its checksum does not match its contents")
+    except FileNotFoundError:
+      return None
+    except Exception as e:   # any damage at all: a chunk is recomputed rather than trusted or crashed on
+      warnings.warn(f"jaxreg.sweep: checkpoint {path!r} is damaged ({type(e).__name__}: {e}); recomputing it.",
                     stacklevel=3)
       return None
-    if "fingerprint" not in data or str(data["fingerprint"]) != self.fingerprint:
+    if meta["fingerprint"] != self.fingerprint:
       raise ValueError(f"jaxreg.sweep: checkpoint {path!r} was written by a different sweep (fingerprint "
                        "mismatch); use another checkpoint_dir instead of mixing results.")
-    leaves = [data.get(f"leaf_{i}") for i in range(len(expected))]
-    got = [None if x is None else (x.shape, x.dtype) for x in leaves]
-    if got != [(tuple(s), np.dtype(d)) for s, d in expected]:
-      raise ValueError(f"jaxreg.sweep: checkpoint {path!r} holds leaves {got}, expected {expected}: fn's "
-                       "outputs changed since it was written; use another checkpoint_dir.")
+    got = [(x.shape, x.dtype) for x in leaves]
+    if meta["name"] != name or got != [(tuple(s), np.dtype(d)) for s, d in expected]:
+      warnings.warn(f"jaxreg.sweep: checkpoint {path!r} holds chunk {meta['name']!r} with leaves {got}, expected "
+                    f"chunk {name!r} with {expected}; recomputing it.", stacklevel=3)
+      return None
+    with self._lock:
+      self.saved.add(name)
     return leaves
 
-  def save(self, name: str, leaves: list[np.ndarray]):
-    arrays = {f"leaf_{i}": x for i, x in enumerate(leaves)}
-    self._atomic(self.path(name), lambda f: np.savez(f, fingerprint=np.array(self.fingerprint), **arrays))
+  def save(self, name: str, leaves: list[np.ndarray]) -> bool:
+    leaves = [np.ascontiguousarray(x) for x in leaves]
+    meta = {"format": np.array(_FORMAT), "fingerprint": np.array(self.fingerprint), "name": np.array(name),
+            "checksum": np.array(_chunk_checksum(self.fingerprint, name, leaves))}
+    arrays = {**meta, **{f"leaf_{i}": x for i, x in enumerate(leaves)}}
+    ok = self._write(self.path(name), lambda f: np.savez(f, **arrays))
+    if ok:
+      with self._lock:
+        self.saved.add(name)
+    return ok
 
 
 def _all_processes(flags: np.ndarray) -> np.ndarray:
@@ -323,18 +607,59 @@ def _release_freed_host_memory():
     trim(0)
 
 
-def _progress_bar(total: int, enabled: bool):
-  isatty = getattr(sys.stderr, "isatty", None)
-  if not (enabled and isatty is not None and isatty() and jax.process_index() == 0):
-    return None
-  try:
-    from tqdm import tqdm
-  except ImportError:
-    return None
-  return tqdm(total=total, unit="config", desc="jaxreg.sweep", dynamic_ncols=True)
+class _Progress:
+  """A tqdm bar on a terminal; plain lines on stderr otherwise (logs, CI); nothing when disabled."""
+
+  MIN_S, MAX_S, STEP = 10.0, 30.0, 0.1   # a line at most every MIN_S, after STEP of the work or MAX_S
+
+  def __init__(self, total: int, enabled: bool):
+    self.total, self.done, self.bar, self.plain = total, 0, None, False
+    if not enabled or jax.process_index() != 0:
+      return
+    isatty = getattr(sys.stderr, "isatty", None)
+    if isatty is not None and isatty():
+      try:
+        from tqdm import tqdm
+        self.bar = tqdm(total=total, unit="config", desc="jaxreg.sweep", dynamic_ncols=True)
+      except ImportError:
+        pass
+    self.plain = self.bar is None
+    self.start = self.last = _now()
+    self.last_done = 0
+
+  def update(self, n: int) -> None:
+    self.done += n
+    if self.bar is not None:
+      self.bar.update(n)
+    elif self.plain:
+      t = _now()
+      if t - self.last >= self.MAX_S or (t - self.last >= self.MIN_S
+                                         and self.done - self.last_done >= self.STEP * self.total):
+        self._line(t)
+
+  def _line(self, t: float) -> None:
+    elapsed = t - self.start
+    left = f", about {elapsed * (self.total - self.done) / self.done:.0f} s left" if 0 < self.done < self.total else ""
+    print(f"jaxreg.sweep: {self.done}/{self.total} configurations ({100 * self.done / self.total:.0f}%), "
+          f"{elapsed:.0f} s{left}", file=sys.stderr, flush=True)
+    self.last, self.last_done = t, self.done
+
+  def close(self) -> None:
+    if self.bar is not None:
+      self.bar.close()
+    elif self.plain and self.done == self.total != self.last_done and _now() - self.start >= self.MIN_S:
+      self._line(_now())   # a long sweep ends its log with a 100% line
+    self.bar, self.plain = None, False
 
 
 # ----------------------------------------------------------------------------- sweep
+
+
+def _trace(fn, static_point: dict, hp_spec: dict, key_spec):
+  """``fn`` for one configuration as a closed jaxpr, with its output treedef and per-run (shape, dtype)s."""
+  closed, out = jax.make_jaxpr(lambda h, k: fn({**static_point, **h}, k), return_shape=True)(hp_spec, key_spec)
+  leaves, treedef = jax.tree_util.tree_flatten(out)
+  return closed, treedef, [(tuple(x.shape), np.dtype(x.dtype)) for x in leaves], out
 
 
 def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any], *, key, seeds=1,
@@ -346,13 +671,23 @@ def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any
   ``fn({**static_point, **g}, jax.random.fold_in(key, s))``: the **same key for
   every grid point** of a seed (common random numbers, see the module docs).
 
+  Each call traces ``fn`` afresh (once per static combination), so it sees the
+  current values of the globals it reads, and compiles the program. To reuse
+  compiled programs across calls and processes, turn on JAX's persistent
+  compilation cache (keyed on the program, so never stale)::
+
+    jax.config.update("jax_compilation_cache_dir", "/path/to/jax_cache")
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+
   Args:
     fn: ``fn(hparams, key) -> pytree of arrays``, one run for one configuration.
       ``hparams[name]`` is a scalar array for grid axes (traced: build
       optimizers from it, never branch on it in Python) and the Python value
       for static axes. ``key`` is a PRNG key of the same kind as ``key``.
+      Output leaves are named by their pytree path; no name may equal an axis.
     grid: ``{name: 1-D numbers}``; the Cartesian product in insertion order.
-      Floats are passed to ``fn`` in JAX's default dtype (float32 unless x64).
+      Values are traced in JAX's default dtypes (float32/int32 unless x64);
+      values that do not fit them are refused.
     key: a PRNG key (``jax.random.key(0)`` or ``jax.random.PRNGKey(0)``).
     seeds: number of seeds (values ``0..seeds-1``) or a 1-D sequence of
       distinct int seed values; forms the final ``seed`` axis.
@@ -362,9 +697,12 @@ def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any
     devices: devices to shard the configurations over; ``None`` means all of
       ``jax.devices()`` (every host's after ``jax.distributed.initialize()``).
     checkpoint_dir: directory for resumable per-chunk ``.npz`` checkpoints, or
-      ``None``.
-    progress: show a tqdm bar over configurations (configs/s, ETA) when stderr
-      is a terminal; ``False`` silences it.
+      ``None``. Rerunning the same call resumes; chunks are reused only for
+      the same grid, static values, seeds, layout, key and traced program of
+      ``fn`` (see the module docs for exactly what is and is not covered).
+    progress: report progress: a tqdm bar when stderr is a terminal, else a
+      plain line at most every 10 s (after 10% more of the work, or 30 s);
+      ``False`` silences it.
     static: ``{name: values}`` of axes looped in Python (shapes, depths,
       optimizer names): one compiled program per combination. They come first
       in the result's axes.
@@ -374,9 +712,12 @@ def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any
     ``(*static_lengths, *grid_lengths, len(seeds), *leaf_shape)``.
 
   Raises:
-    ValueError: for a malformed grid, seeds, chunk_size or key, for static
-      combinations whose outputs differ in structure or shape, or when
+    ValueError: for a malformed grid (or values that do not fit the traced
+      dtype), seeds, chunk_size or key, for static combinations whose outputs
+      differ in structure or shape, for a metric named like an axis, or when
       ``checkpoint_dir`` holds a different sweep.
+    KeyboardInterrupt: re-raised after one line on stderr that says how many
+      chunks are saved and that rerunning the same call resumes from them.
 
   Example::
 
@@ -412,105 +753,114 @@ def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any
   flat_hp = {name: v[i] for (name, v), i in zip(hp_axes.items(), mesh_idx)}
   chunks = [(i, j) for i in range(-(-S // s_block)) for j in range(-(-G // g_block))]
 
-  ckpt = None
-  if checkpoint_dir is not None:
-    ckpt = _Checkpoints(checkpoint_dir, {
-        "grid": _digest(*[(n, str(v.dtype), v.shape, v.tobytes()) for n, v in axes_grid.items()]),
-        "static": _digest(*[(n, [repr(x) for x in v]) for n, v in axes_static.items()]),
-        "seeds": _digest(seed_values.tobytes()),
-        "chunks": _digest(chunk_size, s_block, g_block),
-        "key": _digest(key_impl, str(key_data.dtype), key_data.tobytes()),
-    })
-
   key_sharding = NamedSharding(mesh, P())
   key_arr = jax.make_array_from_callback(key_data.shape, key_sharding, lambda idx: key_data[idx])
   specs = ({n: jax.ShapeDtypeStruct((g_pad,), v.dtype, sharding=hp_sharding) for n, v in flat_hp.items()},
            jax.ShapeDtypeStruct((s_pad,), np.int32, sharding=seed_sharding),
            jax.ShapeDtypeStruct(key_data.shape, key_data.dtype, sharding=key_sharding))
+  hp_spec = {n: jax.ShapeDtypeStruct((), v.dtype) for n, v in flat_hp.items()}
+  key_spec = jax.ShapeDtypeStruct(key_data.shape, key_data.dtype)
+  if key_impl is not None:
+    key_spec = jax.eval_shape(lambda kd: jax.random.wrap_key_data(kd, impl=key_impl), key_spec)
 
-  def program(static_point):
-    """The jitted ``(hp (g_pad,), seeds (s_pad,), key data) -> leaves (s_pad, g_pad, ...)``, cached per fn."""
-    try:
-      cache = _PROGRAMS.setdefault(fn, {})
-      fn_ref = weakref.ref(fn)   # the cache must not keep fn alive
-      cache_key = (tuple((k, type(v), v) for k, v in static_point.items()), s_pad, g_pad, key_impl, hp_sharding, seed_sharding, out_sharding)
-      hash(cache_key)
-    except TypeError:   # fn not weak-referenceable or a static value not hashable: no cache
-      cache, fn_ref, cache_key = {}, (lambda: fn), None
-    if cache_key in cache:
-      return cache[cache_key]
+  # Trace fn once per static combination (this call's globals, closures and static values), before running anything.
+  static_points = [dict(zip(axes_static, point)) for point in itertools.product(*raw_static.values())]
+  traced = [_trace(fn, point, hp_spec, key_spec) for point in static_points]
+  _, treedef, leaf_info, out_shape = traced[0]
+  for point, (_, out_def, info, _) in zip(static_points, traced):
+    if (out_def, info) != (treedef, leaf_info):
+      raise ValueError(f"jaxreg.sweep: fn returns {out_def} with leaves {info} for static values {point}, "
+                       f"but {treedef} with leaves {leaf_info} for {static_points[0]}; "
+                       "every static combination must return the same structure and per-run shapes.")
+  paths = [_path_name(p) for p, _ in jax.tree_util.tree_flatten_with_path(out_shape)[0]]
+  axis_names = [*axes_static, *axes_grid, _SEED]
+  _check_names(axis_names, dict(zip(paths, (shape for shape, _ in leaf_info))), paths, "jaxreg.sweep")
+
+  ckpt = None
+  if checkpoint_dir is not None:
+    ckpt = _Checkpoints(checkpoint_dir, {
+        "grid": _digest_of([(n, v) for n, v in axes_grid.items()]),
+        "static": _digest_of([(n, v) for n, v in raw_static.items()]),
+        "seeds": _digest_of(seed_values),
+        "chunks": _digest_of((s_block, g_block)),
+        "key": _digest_of(key_impl, key_data),
+        "fn": _digest_of([_program_digest(closed, out_def, info) for closed, out_def, info, _ in traced]),
+        "jax": _jax_versions(),
+    })
+
+  def compile_program(closed):
+    """``(hp (g_pad,), seeds (s_pad,), key data) -> leaves (s_pad, g_pad, ...)``, built from the traced jaxpr."""
+    run = jex_core.jaxpr_as_fun(closed)
 
     def body(hp, seeds, kd):
-      f = fn_ref()
       base = kd if key_impl is None else jax.random.wrap_key_data(kd, impl=key_impl)
 
       def per_seed(hp, seed):
         k = jax.random.fold_in(base, seed)   # one key per seed, shared by every grid point
-        return jax.vmap(lambda h: f({**static_point, **h}, k), axis_size=g_pad)(hp)
+        return jax.vmap(lambda h: run(*jax.tree_util.tree_leaves((h, k))), axis_size=g_pad)(hp)
 
       if s_pad == 1:   # no size-1 vmap: the same program a user would write for one seed
         return jax.tree_util.tree_map(lambda x: x[None], per_seed(hp, seeds[0]))
       return jax.vmap(per_seed, in_axes=(None, 0))(hp, seeds)
 
     jitted = jax.jit(body, in_shardings=(hp_sharding, seed_sharding, key_sharding), out_shardings=out_sharding)
-    if cache_key is not None:
-      cache[cache_key] = jitted
-    return jitted
+    return jitted.lower(*specs).compile()
 
-  static_points = list(itertools.product(*raw_static.values()))
-  bar = _progress_bar(len(static_points) * S * G, progress)
-  treedef, buffers, leaf_info = None, None, None
+  def bounds(i, j):
+    return i * s_block, min(S, (i + 1) * s_block), j * g_block, min(G, (j + 1) * g_block)
+
+  buffers = [np.empty((len(static_points), S, G, *shape), dtype) for shape, dtype in leaf_info]
+  bar = _Progress(len(static_points) * S * G, progress)
+  finished, t = 0, 0
   try:
-    for t, point in enumerate(static_points):
-      static_point = dict(zip(axes_static, point))
-      jitted = program(static_point)
-      out_leaves, out_def = jax.tree_util.tree_flatten(jitted.eval_shape(*specs))   # traces fn (once)
-      info = [(tuple(x.shape[2:]), np.dtype(x.dtype)) for x in out_leaves]
-      if treedef is None:
-        treedef, leaf_info = out_def, info
-        buffers = [np.empty((len(static_points), S, G, *shape), dtype) for shape, dtype in info]
-      elif (out_def, info) != (treedef, leaf_info):
-        raise ValueError(f"jaxreg.sweep: fn returns {out_def} with leaves {info} for static values {static_point}, "
-                         f"but {treedef} with leaves {leaf_info} for {dict(zip(axes_static, static_points[0]))}; "
-                         "every static combination must return the same structure and per-run shapes.")
-
-      def bounds(i, j):
-        return i * s_block, min(S, (i + 1) * s_block), j * g_block, min(G, (j + 1) * g_block)
-
+    for t, (closed, *_) in enumerate(traced):
       names = [f"s{t}-{i}-{j}" for i, j in chunks]
       done = np.zeros(len(chunks), bool)
       loaded = {}
       if ckpt is not None:
         for c, (i, j) in enumerate(chunks):
           s0, s1, g0, g1 = bounds(i, j)
-          leaves = ckpt.load(names[c], [((s1 - s0, g1 - g0, *shape), dtype) for shape, dtype in info])
+          leaves = ckpt.load(names[c], [((s1 - s0, g1 - g0, *shape), dtype) for shape, dtype in leaf_info])
           if leaves is not None:
             loaded[c] = leaves
             done[c] = True
         done = _all_processes(done)
+      compiled = None if done.all() else compile_program(closed)   # a finished sweep compiles nothing
       for c, (i, j) in enumerate(chunks):
         s0, s1, g0, g1 = bounds(i, j)
         if done[c]:
-          leaves = loaded[c]
+          leaves = loaded.pop(c)
         else:
           g_idx = np.minimum(np.arange(g0, g0 + g_pad), g1 - 1)   # pad by repeating the last real config
           s_idx = np.minimum(np.arange(s0, s0 + s_pad), s1 - 1)
           hp = {n: jax.make_array_from_callback((g_pad,), hp_sharding, lambda idx, a=v[g_idx]: a[idx])
                 for n, v in flat_hp.items()}
           seed_arr = jax.make_array_from_callback((s_pad,), seed_sharding, lambda idx, a=seed_values[s_idx]: a[idx])
-          out = _to_host(jitted(hp, seed_arr, key_arr))   # compiles on the first chunk only
-          leaves = [x[: s1 - s0, : g1 - g0] for x in jax.tree_util.tree_leaves(out)]
+          out = _to_host(compiled(hp, seed_arr, key_arr))
+          leaves = [x[: s1 - s0, : g1 - g0] for x in out]
           if ckpt is not None:
             ckpt.save(names[c], leaves)
-          if len(chunks) > 1:
-            _release_freed_host_memory()
         for buf, x in zip(buffers, leaves):
           buf[t, s0:s1, g0:g1] = x
-        if bar is not None:
-          bar.update((s1 - s0) * (g1 - g0))
+        finished += 1
+        bar.update((s1 - s0) * (g1 - g0))
+        if not done[c] and len(chunks) > 1:
+          _release_freed_host_memory()
+  except KeyboardInterrupt:
+    bar.close()
+    total = len(static_points) * len(chunks)
+    if ckpt is None:
+      line = (f"jaxreg.sweep: interrupted after {finished} of {total} chunks; nothing is saved (pass "
+              "checkpoint_dir= to make a sweep resumable).")
+    else:   # verified or written by this call, or (static combinations not reached yet) on disk from an earlier one
+      later = [f"s{u}-{i}-{j}" for u in range(t + 1, len(static_points)) for i, j in chunks]
+      saved = len(ckpt.saved) + sum(os.path.exists(ckpt.path(n)) for n in later)
+      line = (f"jaxreg.sweep: interrupted; {saved} of {total} chunks are saved in {ckpt.dir!r}; "
+              "rerun the same call to resume from them.")
+    print(line, file=sys.stderr, flush=True)
+    raise
   finally:
-    if bar is not None:
-      bar.close()
+    bar.close()
 
   n_lead = len(static_shape) + len(grid_shape)
   values = []
@@ -557,17 +907,24 @@ class SweepResult:
       ``(*[len(v) for v in axes.values()], *leaf_shape)``.
 
   Metrics are named by their pytree path joined with ``.`` (``"val_loss"``,
-  ``"metrics.acc"``, ``"0"``; ``"value"`` for a bare array).
+  ``"metrics.acc"``, ``"0"``; ``"value"`` for a bare array). A metric name
+  that repeats, or equals an axis name, is refused (``ValueError``): it would
+  overwrite that column in :meth:`to_records`, :meth:`to_csv` and
+  :meth:`to_xarray`.
   """
 
   def __init__(self, axes: Mapping[str, Any], values):
     self.axes = {str(k): np.asarray(v) for k, v in axes.items()}
     self.values = values
     shape = self.shape
+    names, extra = [], {}
     for path, leaf in jax.tree_util.tree_flatten_with_path(values)[0]:
       if np.shape(leaf)[: len(shape)] != shape:
         raise ValueError(f"SweepResult: leaf {_path_name(path)!r} has shape {np.shape(leaf)}, which does not "
                          f"start with the axes' shape {shape}.")
+      names.append(_path_name(path))
+      extra[names[-1]] = np.shape(leaf)[len(shape):]
+    _check_names(list(self.axes), extra, names, "SweepResult")
 
   @property
   def shape(self) -> tuple[int, ...]:
@@ -585,11 +942,8 @@ class SweepResult:
     """One array of shape ``self.shape`` per scalar; non-scalar leaves expand to ``name[i,j]``."""
     cols, n = {}, len(self.axes)
     for name, x in self._leaves().items():
-      if x.ndim == n:
-        cols[name] = x
-      else:
-        for idx in np.ndindex(*x.shape[n:]):
-          cols[f"{name}[{','.join(map(str, idx))}]"] = x[(Ellipsis, *idx)]
+      for col, idx in zip(_column_names(name, x.shape[n:]), np.ndindex(*x.shape[n:])):
+        cols[col] = x[(Ellipsis, *idx)]
     return cols
 
   def _metric(self, metric) -> np.ndarray:
@@ -631,7 +985,8 @@ class SweepResult:
     if mode not in ("min", "max"):
       raise ValueError(f"SweepResult.best: mode must be 'min' or 'max', got {mode!r}.")
     if reduce_seeds is not None and reduce_seeds not in _REDUCERS:
-      raise ValueError(f"SweepResult.best: reduce_seeds must be one of {list(_REDUCERS)} or None, got {reduce_seeds!r}.")
+      raise ValueError(f"SweepResult.best: reduce_seeds must be one of {list(_REDUCERS)} or None, "
+                       f"got {reduce_seeds!r}.")
     m = self._metric(metric).astype(np.float64)
     names = list(self.axes)
     if reduce_seeds is not None and _SEED in names:

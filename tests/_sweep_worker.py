@@ -4,6 +4,8 @@ Usage: python tests/_sweep_worker.py MODE ARGS...
   devices OUT                 8 forced host devices: sweep over all of them, save values to OUT (.npz)
   distributed PORT PID OUT    one of two localhost processes under jax.distributed; save values to OUT
   kill CKPT                   sweep with checkpoints; after the first chunk is saved print SAVED and hang
+  share CKPT OUT              print READY, run the static sweep (functions as static values) with checkpoints in
+                              CKPT (shared with the test's own process), print its FINGERPRINT, save values to OUT
 """
 
 import os
@@ -15,9 +17,13 @@ if __name__ == "__main__" and sys.argv[1] == "devices":
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+import optax  # noqa: E402
 
 GRID = {"alpha": [0.0, 0.01, 0.1, 1.0, 3.0], "lr": [0.05, 0.2]}
 SEEDS = 3
+BIG = np.linspace(0.0, 1.0, 2000, dtype=np.float32)   # closed over by adam_steps: a constant of its program
+soft = lambda x: jnp.tanh(x)   # a lambda as a static value: its repr holds a memory address
+STATIC = {"act": [jax.nn.relu, soft], "opt": [optax.adam]}
 
 
 def ridge_gd(hp, key):
@@ -36,6 +42,42 @@ def ridge_gd(hp, key):
 def run(**kw):
   from jaxreg.sweep import sweep
   return sweep(ridge_gd, GRID, key=jax.random.key(7), seeds=SEEDS, progress=False, **kw)
+
+
+def adam_steps(hp, key):
+  """3 steps of ``hp["opt"]`` (an optax factory) on a loss through ``hp["act"]`` (a function): static callables."""
+  w0 = jax.random.normal(key, (3,))
+  scale = jnp.mean(jnp.asarray(BIG))
+  loss = lambda w: jnp.sum(hp["act"](scale * w - 0.2) ** 2) + 0.5 * hp["alpha"] * jnp.sum(w ** 2)
+  opt = hp["opt"](0.1)
+
+  def step(carry, _):
+    w, s = carry
+    u, s = opt.update(jax.grad(loss)(w), s, w)
+    return (optax.apply_updates(w, u), s), None
+
+  (w, _), _ = jax.lax.scan(step, (w0, opt.init(w0)), None, length=3)
+  return {"loss": loss(w)}
+
+
+def run_static(**kw):
+  from jaxreg.sweep import sweep
+  return sweep(adam_steps, {"alpha": [0.0, 0.5]}, key=jax.random.key(3), seeds=2, static=STATIC, progress=False, **kw)
+
+
+def capture_fingerprints():
+  """Records the fingerprint of every checkpoint directory jaxreg.sweep opens (into the returned list)."""
+  import importlib
+
+  sweep_module = importlib.import_module("jaxreg.sweep")
+  init, seen = sweep_module._Checkpoints.__init__, []
+
+  def recording_init(self, *args, **kwargs):
+    init(self, *args, **kwargs)
+    seen.append(self.fingerprint)
+
+  sweep_module._Checkpoints.__init__ = recording_init
+  return seen
 
 
 def save(path, result, **extra):
@@ -72,6 +114,14 @@ def main(mode, *args):
 
     sweep_module._Checkpoints.save = save_then_hang
     run(chunk_size=4, checkpoint_dir=args[0])
+  elif mode == "share":
+    import _sweep_worker as me  # this file under its module name, as the test process imports it
+
+    seen = me.capture_fingerprints()
+    print("READY", flush=True)
+    result = me.run_static(chunk_size=1, checkpoint_dir=args[0])
+    print("FINGERPRINT", seen[0], flush=True)
+    np.savez(args[1], loss=result.values["loss"])
   else:
     raise SystemExit(f"unknown mode {mode!r}")
 
