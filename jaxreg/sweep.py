@@ -47,9 +47,11 @@ Conventions
   Nothing is cached per ``fn`` object, so a second call sees the current
   values of the globals and closure variables ``fn`` reads (functions that
   ``fn`` calls through their own ``jax.jit`` are cached by JAX, with
-  ``jax.jit``'s rule: they must not read mutable globals). Each call therefore
-  also compiles. To skip recompiling a program that did not change, across
-  calls and processes, turn on JAX's persistent compilation cache, which is
+  ``jax.jit``'s rule: they must not read mutable globals). Compiled programs
+  are kept in memory keyed on that trace (the jaxpr, its constants and literals
+  by content, and the chunk layout), so a repeated call of an unchanged program
+  in one process does not recompile, and a changed one always does. To skip
+  recompiling across processes, turn on JAX's persistent compilation cache, also
   keyed on the program itself and so never returns a stale one::
 
     jax.config.update("jax_compilation_cache_dir", "/path/to/jax_cache")
@@ -135,6 +137,7 @@ References:
 
 from __future__ import annotations
 
+import collections
 import csv
 import ctypes
 import dataclasses
@@ -169,6 +172,8 @@ _SEED = "seed"
 _REDUCERS = {"mean": np.mean, "median": np.median, "min": np.min, "max": np.max}
 _FORMAT = "jaxreg.sweep/2"
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")   # memory addresses in reprs (JAX's printer already masks its own)
+_CACHE_SIZE = 16   # compiled programs kept in memory, keyed by what they compute (see _cached)
+_COMPILED: collections.OrderedDict = collections.OrderedDict()
 _now = time.monotonic   # the progress clock (tests replace it)
 
 
@@ -655,6 +660,22 @@ class _Progress:
 # ----------------------------------------------------------------------------- sweep
 
 
+def _cached(key, build):
+  """The compiled program for ``key`` (what it computes by content, and the chunk layout), built once.
+
+  Keyed on the program's digest, never on the function object: a sweep of a
+  changed ``fn`` (or of one that reads a rebound global) has another digest and
+  compiles anew. The last :data:`_CACHE_SIZE` programs are kept.
+  """
+  if key in _COMPILED:
+    _COMPILED.move_to_end(key)
+    return _COMPILED[key]
+  program = _COMPILED[key] = build()
+  while len(_COMPILED) > _CACHE_SIZE:
+    _COMPILED.popitem(last=False)
+  return program
+
+
 def _trace(fn, static_point: dict, hp_spec: dict, key_spec):
   """``fn`` for one configuration as a closed jaxpr, with its output treedef and per-run (shape, dtype)s."""
   closed, out = jax.make_jaxpr(lambda h, k: fn({**static_point, **h}, k), return_shape=True)(hp_spec, key_spec)
@@ -672,9 +693,10 @@ def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any
   every grid point** of a seed (common random numbers, see the module docs).
 
   Each call traces ``fn`` afresh (once per static combination), so it sees the
-  current values of the globals it reads, and compiles the program. To reuse
-  compiled programs across calls and processes, turn on JAX's persistent
-  compilation cache (keyed on the program, so never stale)::
+  current values of the globals it reads; the compiled program is reused only
+  for the same trace (by content). To reuse compiled programs across
+  processes, turn on JAX's persistent compilation cache (keyed on the program,
+  so never stale)::
 
     jax.config.update("jax_compilation_cache_dir", "/path/to/jax_cache")
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
@@ -776,6 +798,7 @@ def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any
   axis_names = [*axes_static, *axes_grid, _SEED]
   _check_names(axis_names, dict(zip(paths, (shape for shape, _ in leaf_info))), paths, "jaxreg.sweep")
 
+  digests = [_program_digest(closed, out_def, info) for closed, out_def, info, _ in traced]
   ckpt = None
   if checkpoint_dir is not None:
     ckpt = _Checkpoints(checkpoint_dir, {
@@ -784,7 +807,7 @@ def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any
         "seeds": _digest_of(seed_values),
         "chunks": _digest_of((s_block, g_block)),
         "key": _digest_of(key_impl, key_data),
-        "fn": _digest_of([_program_digest(closed, out_def, info) for closed, out_def, info, _ in traced]),
+        "fn": _digest_of(digests),
         "jax": _jax_versions(),
     })
 
@@ -806,6 +829,8 @@ def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any
     jitted = jax.jit(body, in_shardings=(hp_sharding, seed_sharding, key_sharding), out_shardings=out_sharding)
     return jitted.lower(*specs).compile()
 
+  layout = (s_pad, g_pad, key_impl, key_data.dtype.str, key_data.shape, tuple(devices), shard_seeds)
+
   def bounds(i, j):
     return i * s_block, min(S, (i + 1) * s_block), j * g_block, min(G, (j + 1) * g_block)
 
@@ -825,7 +850,8 @@ def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any
             loaded[c] = leaves
             done[c] = True
         done = _all_processes(done)
-      compiled = None if done.all() else compile_program(closed)   # a finished sweep compiles nothing
+      compiled = None if done.all() else _cached(   # a finished sweep compiles nothing
+          (digests[t], layout), lambda closed=closed: compile_program(closed))
       for c, (i, j) in enumerate(chunks):
         s0, s1, g0, g1 = bounds(i, j)
         if done[c]:

@@ -155,9 +155,14 @@ def test_fingerprint_is_stable_across_processes_sharing_a_directory(tmp_path, mo
 
 
 def test_a_second_sweep_sees_a_rebound_global(monkeypatch):
+  compiled = importlib.import_module("jaxreg.sweep")._COMPILED
+  compiled.clear()
   np.testing.assert_array_equal(run(None, scaled, seeds=1).values["y"][:, 0], GRID["a"])
+  np.testing.assert_array_equal(run(None, scaled, seeds=1).values["y"][:, 0], GRID["a"])
+  assert len(compiled) == 1   # an unchanged program is compiled once
   monkeypatch.setattr(sys.modules[__name__], "SCALE", 3.0)
   np.testing.assert_array_equal(run(None, scaled, seeds=1).values["y"][:, 0], 3 * np.array(GRID["a"]))
+  assert len(compiled) == 2   # a changed program compiles anew
 
 
 @pytest.mark.parametrize("fn, static, match", [
