@@ -1,10 +1,15 @@
 """The one place that lifts leaf functions over pytrees and validates hyperparameters.
 
-Every public function of jaxreg takes ``params`` (any pytree of arrays, ``None``
-leaves allowed), hyperparameters that are either one value for all leaves or a
-pytree with the structure of ``params`` (per-leaf values), and an optional
-``mask`` (a bool pytree, or a callable ``params -> bool pytree``; ``False``
-means "leave this leaf alone"). This module resolves those three things once.
+Every public function of jaxreg takes ``params`` (any pytree of floating-point
+arrays; ``None`` leaves and ``optax.MaskedNode`` subtrees pass through),
+hyperparameters that are one value for all leaves or a pytree shaped like
+``params`` or a prefix of it (per-leaf values, each a scalar or an array that
+broadcasts to its leaf without changing the leaf's shape), and an optional
+``mask`` with ``optax.masked``'s rules (a bool pytree shaped like ``params`` or
+a prefix of it, or a function ``params -> such a pytree``; ``False`` means
+"leave this leaf alone"). This module resolves and validates those once
+(:func:`map_leaves`); concrete hyperparameter values are checked by
+:func:`check` and integer arguments by :func:`check_int`.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 PyTree = Any
+MAX_NDIM = 64   # numpy's limit on array dimensions: bounds axis arguments such as group_axis
 
 
 def _is_none(x: Any) -> bool:
@@ -47,20 +53,28 @@ def path_str(path, sep: str = "/") -> str:
 
 
 def check(name: str, value: Any, *, low: float = 0.0, high: float = math.inf,
-          low_open: bool = False, high_open: bool = False) -> None:
+          low_open: bool = False, high_open: bool = False, scalar: bool = False) -> None:
   """Raises ``ValueError`` if a concrete hyperparameter is not a finite number in range.
 
   ``value`` may be a Python number, an array, a pytree of those (per-leaf
   values) or a schedule (callable). NaN, ``±inf``, ``None``, strings and bools
-  are refused, naming ``name`` and the value. Tracers and schedules are not
-  inspected: validation never branches on traced data (a traced NaN passes).
+  are refused, naming ``name`` and the value. With ``scalar=True`` every value
+  (each leaf of a per-leaf pytree) must have shape ``()`` — a static check that
+  also covers tracers. Tracers' values and schedules are not inspected:
+  validation never branches on traced data (a traced NaN passes).
   """
   if value is None:
     raise ValueError(f"{name} must be a number, got None.")
   for path, leaf in jax.tree_util.tree_flatten_with_path(value, is_leaf=_is_none)[0]:
-    if is_traced(leaf) or callable(leaf) or (leaf is None and path):  # None: a None leaf of params
+    if callable(leaf) or (leaf is None and path):  # None: a None leaf of params
       continue
     where = f"{name}[{path_str(path)!r}]" if path else name
+    if scalar and not isinstance(leaf, (str, bytes)) and np.shape(leaf) != ():
+      raise ValueError(f"{where} must be a scalar, got an array of shape {np.shape(leaf)}.")
+    if is_traced(leaf):   # its dtype is static: a traced bool or complex value is refused too
+      if not jnp.issubdtype(leaf.dtype, jnp.integer) and not jnp.issubdtype(leaf.dtype, jnp.floating):
+        raise ValueError(f"{where} must be a real number, got a traced value of dtype {leaf.dtype}.")
+      continue
     arr = _as_real(where, leaf)
     lo_ok = arr > low if low_open else arr >= low
     hi_ok = arr < high if high_open else arr <= high
@@ -78,7 +92,7 @@ def _as_real(where: str, leaf: Any) -> np.ndarray:
     arr = np.asarray(leaf)
   except (TypeError, ValueError):
     arr = None
-  if arr is None or arr.dtype.kind not in "iuf":
+  if arr is None or not (jnp.issubdtype(arr.dtype, jnp.floating) or jnp.issubdtype(arr.dtype, jnp.integer)):
     raise ValueError(f"{where} must be a real number or array of real numbers, got {leaf!r}.")
   return arr.astype(np.float64)
 
@@ -106,86 +120,215 @@ def check_int(name: str, value: Any, *, low: int = 1, high: int | None = None,
   return v
 
 
+def check_ints(name: str, values: Any, *, low: int = -MAX_NDIM) -> tuple[int, ...]:
+  """A list or tuple of integers (axes, a shape) as a tuple of ints, each checked by :func:`check_int`.
+
+  ``low`` bounds every entry (axes may be negative by default); ranges that
+  depend on an input's ndim are the caller's to check.
+  """
+  if not isinstance(values, (list, tuple)):
+    raise ValueError(f"{name} must be a tuple of integers, got {values!r}.")
+  return tuple(check_int(f"{name}[{i}]", v, low=low) for i, v in enumerate(values))
+
+
 def _describe(low, high, low_open, high_open) -> str:
+  if low == -math.inf and high == math.inf:
+    return "a finite number"
   if high == math.inf:
     return f"a finite number {'>' if low_open else '>='} {low:g}"
   lb, hb = "(" if low_open else "[", ")" if high_open else "]"
   return f"a finite number in {lb}{low:g}, {high:g}{hb}"
 
 
-def broadcast(name: str, value: Any, treedef, n: int) -> list:
-  """One value per leaf: a single value is repeated, a pytree must match ``treedef``."""
-  leaves, vdef = flatten(value)
-  if jax.tree_util.treedef_is_leaf(vdef) and value is not None:
-    return [value] * n
-  if vdef != treedef:
-    raise ValueError(
-        f"{name} is a pytree whose structure {vdef} does not match the structure of "
-        f"params {treedef}; pass one value for all leaves or a pytree shaped like params.")
-  return leaves
+_NO_UPDATES = object()
 
 
-def resolve_mask(mask: Any, params: PyTree, treedef, n: int) -> list[bool]:
-  """The mask as one Python bool per leaf of ``params`` (``None`` = all True)."""
-  if mask is None:
-    return [True] * n
-  if callable(mask):
-    mask = mask(params)
-  leaves, mdef = flatten(mask)
-  if mdef != treedef:
-    raise ValueError(
-        f"mask has structure {mdef}, which does not match the structure of params "
-        f"{treedef}; pass a bool pytree shaped like params or a callable params -> mask.")
-  return [bool(m) if m is not None else False for m in leaves]
+def is_mask_fn(mask: Any) -> bool:
+  """Whether ``mask`` is a function ``params -> mask`` rather than a mask pytree.
 
-
-def map_leaves(fn: Callable, params: PyTree, hparams: dict[str, Any], *,
-               mask: Any = None, skip: Callable = lambda w: w, others: tuple = ()):
-  """Applies ``fn(w, *others_leaves, **hparams_leaf)`` to each regularized leaf.
-
-  Leaves that are ``None`` or masked out get ``skip(w, *others_leaves)``
-  (identity on ``w`` by default). ``others`` are extra pytrees with the structure
-  of params (updates, optimizer state) passed leaf by leaf. Returns the list of
-  per-leaf results and the treedef of ``params``.
+  As in ``optax.masked`` (its issue #913): a callable that is itself a pytree
+  node (an equinox ``Module``, a registered dataclass with ``__call__``) is a
+  pytree of mask values, not a function. Only a callable that JAX treats as a
+  leaf (a function, a lambda, a bound method) is called.
   """
-  leaves, treedef = flatten(params)
-  n = len(leaves)
-  per_leaf = {k: broadcast(k, v, treedef, n) for k, v in hparams.items()}
-  other_leaves = []
-  for i, o in enumerate(others):
-    o_leaves, odef = flatten(o)
-    if odef != treedef:
-      raise ValueError(f"{'updates' if i == 0 else 'state'} has structure {odef}, which does not "
-                       f"match the structure of params {treedef}.")
-    other_leaves.append(o_leaves)
-  keep = resolve_mask(mask, params, treedef, n)
-  out = []
-  for i, w in enumerate(leaves):
-    extra = [o[i] for o in other_leaves]
-    if w is None or not keep[i] or (extra and extra[0] is None):  # None update: a frozen leaf (optax)
-      out.append(skip(w, *extra))
+  return callable(mask) and jax.tree_util.treedef_is_leaf(jax.tree_util.tree_structure(mask))
+
+
+def expand(name: str, value: Any, params: PyTree, *, what: str = "hyperparameter") -> list:
+  """One value per leaf of ``params`` (``None`` leaves included, as :func:`flatten` lists them).
+
+  ``value`` is a single value (used for every leaf), a pytree shaped like
+  ``params``, or a **prefix** of it — optax's rule for masks: a value at an
+  inner node of ``params`` applies to every leaf below it (``{"encoder": 0.1,
+  "decoder": 0.0}``). ``None`` inside ``value`` is a value (a leaf), and
+  ``optax.MaskedNode`` subtrees of ``params`` have no leaves, so whatever value
+  sits above one is simply unused. Any other mismatch raises ``ValueError``
+  naming ``name``.
+  """
+  leaves, vdef = flatten(value)
+  try:
+    subtrees = vdef.flatten_up_to(params)
+  except (ValueError, TypeError) as e:
+    pdef = flatten(params)[1]
+    if what == "mask":
+      head = f"mask has structure {vdef}, which does not match the structure of params {pdef}"
+      hint = "pass a bool pytree shaped like params (or a prefix of it) or a callable params -> mask"
     else:
-      out.append(fn(w, *extra, **{k: v[i] for k, v in per_leaf.items()}))
+      head = f"{name} is a pytree whose structure {vdef} does not match the structure of params {pdef}"
+      hint = "pass one value for all leaves, or a pytree shaped like params (or a prefix of it)"
+    raise ValueError(f"{head} ({e}); {hint}.") from None
+  out = []
+  for v, sub in zip(leaves, subtrees):
+    out.extend([v] * flatten(sub)[1].num_leaves)
+  return out
+
+
+def _mask_value(m: Any, path) -> bool:
+  where = f"mask[{path_str(path)!r}]" if path else "mask"
+  if m is None:
+    return False
+  if isinstance(m, (bool, np.bool_)):
+    return bool(m)
+  if is_traced(m):
+    raise ValueError(f"{where} is a traced value; a mask must be concrete (static), like optax's: compute it "
+                     "from the tree's structure, paths and shapes, not from traced values.")
+  if isinstance(m, (np.ndarray, jax.Array)) and m.ndim == 0 and m.dtype == bool:
+    return bool(m)
+  raise ValueError(f"{where} must be a bool (True = regularize) or None, got {m!r}.")
+
+
+def resolve_mask(mask: Any, params: PyTree) -> list[bool]:
+  """The mask as one Python bool per leaf of ``params`` (``None`` = every leaf).
+
+  ``mask`` follows ``optax.masked``: a bool pytree shaped like ``params`` or a
+  prefix of it (``True`` at a node = every leaf below it), or a function
+  ``params -> such a pytree`` (see :func:`is_mask_fn`). ``None`` mask leaves
+  mean "not regularized". Mask values must be concrete bools.
+  """
+  if mask is None:
+    return [True] * flatten(params)[1].num_leaves
+  if is_mask_fn(mask):
+    fn, mask = mask, mask(params)
+    if mask is None:
+      raise ValueError(f"the mask function {fn!r} returned None; it must return a bool pytree.")
+  bools = jax.tree_util.tree_unflatten(flatten(mask)[1], [
+      _mask_value(m, p) for p, m in jax.tree_util.tree_flatten_with_path(mask, is_leaf=_is_none)[0]])
+  return expand("mask", bools, params, what="mask")
+
+
+def _float_leaf(what: str, path, x):
+  """``x`` as a jax array with a floating dtype, or a ``ValueError`` naming the leaf and its dtype."""
+  where = f"{what} leaf {path_str(path)!r}" if path else what
+  try:
+    arr = jnp.asarray(x)
+  except (TypeError, ValueError):
+    raise ValueError(f"{where} must be a floating-point array, got {x!r}.") from None
+  if not jnp.issubdtype(arr.dtype, jnp.floating):
+    raise ValueError(f"{where} has dtype {arr.dtype}: jaxreg regularizes floating-point leaves only (integer, "
+                     "bool and complex leaves would be truncated or are not ordered); cast it to a float dtype "
+                     "or leave it out with mask=.")
+  return arr
+
+
+def _check_hparam_shape(name: str, value: Any, path, w_shape, target) -> None:
+  shape = tuple(np.shape(value))   # static, also for tracers
+  try:
+    ok = np.broadcast_shapes(shape, target) == tuple(target)
+  except ValueError:
+    ok = False
+  if not ok:
+    where = f"params leaf {path_str(path)!r}" if path else "params"
+    per = "" if tuple(target) == tuple(w_shape) else f" (one value per group: {tuple(target)})"
+    raise ValueError(
+        f"{name} has shape {shape}, which does not broadcast to {where} of shape {tuple(w_shape)}{per} without "
+        f"changing its shape; pass a scalar, a per-leaf pytree of scalars, or arrays that broadcast to {tuple(target)}.")
+
+
+def map_leaves(fn: Callable, params: PyTree, hparams: dict[str, Any], *, mask: Any = None,
+               skip: Callable = lambda w, *extra: w, updates: Any = _NO_UPDATES, others: tuple = (),
+               hparam_shape: Callable | None = None):
+  """Applies ``fn(w, [u], *others_leaves, **hparams_leaf)`` to each regularized leaf.
+
+  The rules every public function of jaxreg follows, in one place:
+
+  * ``params`` is any pytree; its leaves are converted with ``jnp.asarray`` and
+    must have a floating dtype (Python floats are float leaves; ints, bools and
+    complex numbers are refused). ``None`` leaves and ``optax.MaskedNode``
+    subtrees (what ``optax.masked`` / ``optax.multi_transform`` hand to an
+    inner transform) pass through untouched.
+  * ``mask``: see :func:`resolve_mask` (optax's rules).
+  * each hyperparameter is one value, a pytree shaped like ``params`` or a
+    prefix of it (:func:`expand`); each leaf's value must broadcast to
+    ``hparam_shape(w.shape)`` (default: the leaf's shape) without changing it —
+    a static shape check, so it holds for tracers too.
+  * ``updates`` (optional) is a pytree with the structure of ``params`` whose
+    leaves are floating arrays of the leaf's shape; a ``None`` update leaf is a
+    frozen leaf (optax) and is skipped. ``others`` are further pytrees with the
+    structure of ``params`` passed leaf by leaf (optimizer state, keys).
+
+  Leaves that are ``None``, masked out or frozen get ``skip(w, [u], *others_leaves)``.
+  Returns the list of per-leaf results and the treedef of ``params``.
+  """
+  flat, treedef = jax.tree_util.tree_flatten_with_path(params, is_leaf=_is_none)
+  keep = resolve_mask(mask, params)
+  per_leaf = {k: expand(k, v, params) for k, v in hparams.items()}
+  extras = ([("updates", updates)] if updates is not _NO_UPDATES else []) + [("state", o) for o in others]
+  extra_leaves = []
+  for what, tree in extras:
+    leaves, tdef = flatten(tree)
+    if tdef != treedef:
+      raise ValueError(f"{what} has structure {tdef}, which does not match the structure of params {treedef}.")
+    extra_leaves.append(leaves)
+  target_of = hparam_shape or (lambda shape: shape)
+  out = []
+  for i, (path, w) in enumerate(flat):
+    extra = [leaves[i] for leaves in extra_leaves]
+    frozen = updates is not _NO_UPDATES and extra[0] is None   # a None update: a frozen leaf (optax)
+    if w is None or not keep[i] or frozen:
+      out.append(skip(w, *extra))
+      continue
+    w = _float_leaf("params", path, w)
+    if updates is not _NO_UPDATES:
+      extra[0] = _float_leaf("updates", path, extra[0])
+      if extra[0].shape != w.shape:
+        raise ValueError(f"updates leaf {path_str(path)!r} has shape {extra[0].shape}, but the params leaf has "
+                         f"shape {w.shape}.")
+    target = target_of(w.shape)
+    h = {}
+    for k, values in per_leaf.items():
+      v = values[i]
+      if v is None:
+        raise ValueError(f"{k} is None for params leaf {path_str(path)!r}, which is regularized; give it a "
+                         "number or leave the leaf out with mask=.")
+      _check_hparam_shape(k, v, path, w.shape, target)
+      h[k] = v
+    out.append(fn(w, *extra, **h))
   return out, treedef
 
 
 def tree_map(fn: Callable, params: PyTree, hparams: dict[str, Any], *, mask: Any = None,
-             others: tuple = ()):
+             updates: Any = _NO_UPDATES, hparam_shape: Callable | None = None):
   """Like :func:`map_leaves`, returning a pytree shaped like ``params``.
 
   Outputs keep each leaf's dtype (bf16 in, bf16 out), whatever dtype the
-  hyperparameters have. Masked-out leaves are returned unchanged.
+  hyperparameters have: with ``updates``, ``fn(w, u, **h)`` returns the new
+  update, in ``u``'s dtype; masked-out leaves are returned unchanged (``u``
+  with ``updates``, else ``w``).
   """
+  with_u = updates is not _NO_UPDATES
+
   def same_dtype(w, *extra, **h):
-    return fn(w, *extra, **h).astype(jnp.result_type(extra[0] if extra else w))
-  skip = (lambda w, *extra: extra[0]) if others else (lambda w: w)
-  out, treedef = map_leaves(same_dtype, params, hparams, mask=mask, skip=skip, others=others)
+    return fn(w, *extra, **h).astype(jnp.result_type(extra[0] if with_u else w))
+  skip = (lambda w, u: u) if with_u else (lambda w: w)
+  out, treedef = map_leaves(same_dtype, params, hparams, mask=mask, skip=skip, updates=updates,
+                            hparam_shape=hparam_shape)
   return treedef.unflatten(out)
 
 
-def tree_sum(fn: Callable, params: PyTree, hparams: dict[str, Any], *, mask: Any = None):
+def tree_sum(fn: Callable, params: PyTree, hparams: dict[str, Any], *, mask: Any = None,
+             hparam_shape: Callable | None = None):
   """Sum over regularized leaves of the scalar ``fn(w, **hparams_leaf)``."""
-  out, _ = map_leaves(fn, params, hparams, mask=mask, skip=lambda w: None)
+  out, _ = map_leaves(fn, params, hparams, mask=mask, skip=lambda w: None, hparam_shape=hparam_shape)
   terms = [t for t in out if t is not None]
   return sum(terms[1:], terms[0]) if terms else jnp.zeros((), jnp.float32)
 
@@ -207,21 +350,50 @@ def accum_dtype(w: jax.Array):
   return jnp.promote_types(jnp.result_type(w), jnp.float32)
 
 
+def group_shape(shape, group_axis: int) -> tuple[int, ...]:
+  """Shape of the per-group values of a leaf of ``shape`` (reduced axes kept as 1).
+
+  A 0-d leaf is one group; a 1-D leaf (a bias) has groups of size 1 whatever
+  ``group_axis``; for ``ndim ≥ 2`` each index along ``group_axis`` is a group
+  and an axis outside ``[-ndim, ndim)`` raises ``ValueError``.
+  """
+  shape = tuple(shape)
+  if len(shape) <= 1:
+    return shape
+  if not -len(shape) <= group_axis < len(shape):
+    raise ValueError(f"group_axis={group_axis} is out of range for a leaf of shape {shape}; "
+                     f"use an axis in [{-len(shape)}, {len(shape)}).")
+  axis = group_axis % len(shape)
+  return tuple(s if a == axis else 1 for a, s in enumerate(shape))
+
+
+def per_group(group_axis: int) -> Callable:
+  """The ``hparam_shape`` of group operations: one value per group, broadcasting to :func:`group_shape`."""
+  return lambda shape: group_shape(shape, group_axis)
+
+
 def group_norm(w: jax.Array, group_axis: int):
   """Euclidean norm of each group (an index along ``group_axis``) and the group size.
 
-  Returns ``(norms, size)`` where ``norms`` keeps the reduced axes (broadcasts
-  against ``w``) and ``size`` is the number of weights in one group. A leaf
-  with ndim 0 is one group; a 1-D leaf (a bias) has groups of size 1.
+  Returns ``(norms, size)`` where ``norms`` has shape :func:`group_shape` (it
+  broadcasts against ``w``) and ``size`` is the number of weights in one group.
+  A leaf with ndim 0 is one group; a 1-D leaf (a bias) has groups of size 1.
+
+  The norm is computed as ``m·‖w/m‖`` with ``m = max|w|`` over the group, so it
+  neither overflows for large finite weights (float32 ``1e30``, bf16) nor
+  underflows to 0 for tiny ones; ``m`` is held constant under differentiation
+  (the norm does not depend on it), and an all-zero group has norm 0 with a
+  zero (not NaN) gradient.
   """
   w = jnp.asarray(w)
-  if w.ndim == 0:
-    return jnp.abs(w.astype(accum_dtype(w))), 1
-  if w.ndim >= 2 and not -w.ndim <= group_axis < w.ndim:
-    raise ValueError(f"group_axis={group_axis} is out of range for a leaf of shape {w.shape}; "
-                     f"use an axis in [{-w.ndim}, {w.ndim}).")
-  axis = group_axis % w.ndim  # a 1-D leaf (bias) is groups of size 1 whatever the axis
+  group_shape(w.shape, group_axis)   # validates group_axis against this leaf
+  wa = w.astype(accum_dtype(w))
+  if w.ndim <= 1:
+    return jnp.abs(wa), 1
+  axis = group_axis % w.ndim
   other = tuple(a for a in range(w.ndim) if a != axis)
-  size = int(np.prod([w.shape[a] for a in other])) if other else 1
-  sq = jnp.sum(jnp.square(w.astype(accum_dtype(w))), axis=other, keepdims=True)
-  return safe_sqrt(sq), size
+  size = int(np.prod([w.shape[a] for a in other]))
+  m = jax.lax.stop_gradient(jnp.max(jnp.abs(wa), axis=other, keepdims=True))
+  scale = jnp.where((m > 0) & (m < jnp.inf), m, 1)   # 0 (a zero group), inf and NaN: divide by 1
+  norm = scale * safe_sqrt(jnp.sum(jnp.square(wa / scale), axis=other, keepdims=True))
+  return norm, size

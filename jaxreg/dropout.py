@@ -7,8 +7,10 @@ unit is **dropped** — the seed's P, and what Keras, PyTorch and flax call
 
 ``rate`` is data: a Python float, a jax scalar, or a tracer (so
 ``jax.vmap(lambda r: dropout(key, x, r))(rates)`` is one compiled program).
-Concrete rates outside ``[0, 1]`` or NaN raise ``ValueError``; traced rates are
-never inspected. At ``rate = 0`` every function returns its input bit for bit
+Concrete rates outside ``[0, 1]``, NaN, ``±inf``, ``None``, strings and bools
+raise ``ValueError``, and so does a rate that is not a scalar (also when traced:
+shapes are static); traced values are never inspected. Inputs ``x`` must be
+floating-point arrays. At ``rate = 0`` every function returns its input bit for bit
 (traced or not: the mask is all-true and the scale is exactly 1), at
 ``rate = 1`` it returns zeros (no NaN, no inf; divisions by ``1 − rate`` are
 guarded), and ``deterministic=True`` (a Python bool) returns the input itself.
@@ -38,7 +40,6 @@ from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxreg import _trees, penalties
 
@@ -56,7 +57,7 @@ def _as_float(value):
 
 def _compute_dtype(x):
   if not jnp.issubdtype(x.dtype, jnp.floating):
-    raise TypeError(f"dropout needs a floating-point input, got dtype {x.dtype}.")
+    raise ValueError(f"x must be a floating-point array, got dtype {x.dtype}: dropout needs a floating-point input.")
   return jnp.promote_types(x.dtype, jnp.float32)
 
 
@@ -67,8 +68,8 @@ def _draw_shape(shape: Sequence[int], broadcast_dims: Sequence[int]) -> tuple[in
   """``shape`` with 1 in every broadcast dimension (one draw shared along it)."""
   shape = tuple(int(s) for s in shape)
   draw = list(shape)
-  for d in broadcast_dims:
-    if not isinstance(d, (int, np.integer)) or not -len(shape) <= d < len(shape):
+  for d in _trees.check_ints("broadcast_dims", broadcast_dims):
+    if not -len(shape) <= d < len(shape):
       raise ValueError(f"broadcast_dims must hold integers in [{-len(shape)}, {len(shape)}) for an "
                        f"input of shape {shape}, got {tuple(broadcast_dims)!r}.")
     draw[d] = 1
@@ -92,7 +93,7 @@ def dropout_mask(key, shape, rate, *, broadcast_dims=()):
 
   Args:
     key: a PRNG key.
-    shape: shape of the mask.
+    shape: shape of the mask, a tuple of integers.
     rate: probability of **dropping** (``False``), in ``[0, 1]``; float or jax
       scalar (may be traced). Srivastava et al.'s keep probability is ``p = 1 − rate``.
     broadcast_dims: dimensions that share one draw.
@@ -109,8 +110,8 @@ def dropout_mask(key, shape, rate, *, broadcast_dims=()):
     Srivastava et al., JMLR 2014 (§4, the Bernoulli mask ``r ~ Bernoulli(p)``).
     Tompson et al., *Efficient Object Localization Using Convolutional Networks*, CVPR 2015.
   """
-  _trees.check("rate", rate, high=1.0)
-  shape = tuple(shape)
+  _trees.check("rate", rate, high=1.0, scalar=True)
+  shape = _trees.check_ints("shape", shape, low=0)
   return jnp.broadcast_to(_keep(key, shape, rate, broadcast_dims), shape)
 
 
@@ -142,7 +143,8 @@ def dropout(key, x, rate, *, broadcast_dims=(), deterministic=False):
   References:
     Srivastava et al., JMLR 2014; Hinton et al., arXiv:1207.0580, 2012.
   """
-  _trees.check("rate", rate, high=1.0)
+  _trees.check("rate", rate, high=1.0, scalar=True)
+  _trees.check_ints("broadcast_dims", broadcast_dims)
   if deterministic:
     return x
   x = jnp.asarray(x)
@@ -178,7 +180,8 @@ def gaussian_dropout(key, x, rate, *, broadcast_dims=(), deterministic=False):
     Kingma, Salimans & Welling, *Variational Dropout and the Local
     Reparameterization Trick*, NeurIPS 2015.
   """
-  _trees.check("rate", rate, high=1.0)
+  _trees.check("rate", rate, high=1.0, scalar=True)
+  _trees.check_ints("broadcast_dims", broadcast_dims)
   if deterministic:
     return x
   x = jnp.asarray(x)
@@ -221,7 +224,8 @@ def alpha_dropout(key, x, rate, *, broadcast_dims=(), deterministic=False):
     Klambauer, Unterthiner, Mayr & Hochreiter, *Self-Normalizing Neural Networks*,
     NeurIPS 2017, §"New Dropout Technique" (Eq. 14 for λ, α).
   """
-  _trees.check("rate", rate, high=1.0)
+  _trees.check("rate", rate, high=1.0, scalar=True)
+  _trees.check_ints("broadcast_dims", broadcast_dims)
   if deterministic:
     return x
   x = jnp.asarray(x)
@@ -251,9 +255,9 @@ def drop_connect(key, params, rate, *, mask=None):
     key: a PRNG key.
     params: an array or a pytree of arrays (``None`` leaves pass through).
     rate: probability of dropping a weight, in ``[0, 1]``; float, jax scalar (may
-      be traced) or per-leaf pytree.
-    mask: optional bool pytree or callable ``params -> bool pytree`` (``False`` =
-      leave the leaf alone, e.g. :func:`jaxreg.masks.weights_only`).
+      be traced) or per-leaf pytree of scalars (shaped like ``params`` or a prefix of it).
+    mask: optional bool pytree (shaped like ``params`` or a prefix of it) or callable
+      ``params -> bool pytree`` (``False`` = leave the leaf alone, e.g. :func:`jaxreg.masks.weights_only`).
 
   Returns:
     A pytree like ``params`` (same dtypes).
@@ -265,7 +269,7 @@ def drop_connect(key, params, rate, *, mask=None):
     Wan, Zeiler, Zhang, LeCun & Fergus, *Regularization of Neural Networks using
     DropConnect*, ICML 2013.
   """
-  _trees.check("rate", rate, high=1.0)
+  _trees.check("rate", rate, high=1.0, scalar=True)
   leaves, treedef = _trees.flatten(params)
   keys = treedef.unflatten(list(jax.random.split(key, max(len(leaves), 1))[:len(leaves)]))
   out, treedef = _trees.map_leaves(lambda w, k, rate: dropout(k, w, rate), params, {"rate": rate},
@@ -289,15 +293,18 @@ def concrete_dropout(key, x, rate_logit, *, temperature=0.1, broadcast_dims=(), 
   This is Gal et al.'s reference code with the rate parametrized by its logit
   (``log p − log(1 − p)`` is then exactly ``rate_logit``), so the ``eps = 1e-7``
   inside their logs is not needed; ``log u − log(1 − u)`` is drawn with
-  ``jax.random.logistic`` (finite). ``rate_logit = −inf`` returns ``x`` bit for
-  bit; ``+inf`` returns zeros.
+  ``jax.random.logistic`` (finite), and ``z̃/(1 − rate)`` is computed in log space,
+  so output and gradient are finite for every finite ``rate_logit`` (e.g. ±1e4)
+  when ``t ≤ 1``. A concrete infinite ``rate_logit`` is refused (use
+  :func:`dropout` with rate 0 or 1); a traced ``−inf`` returns ``x`` bit for bit
+  and a traced ``+inf`` returns zeros.
 
   Args:
     key: a PRNG key.
     x: floating-point array.
-    rate_logit: ``logit(rate)``, a float or jax scalar (may be traced and
-      differentiated); NaN raises.
-    temperature: ``t > 0`` of the relaxation (Gal et al. use 0.1).
+    rate_logit: ``logit(rate)``, a finite float or jax scalar (may be traced and
+      differentiated); NaN and ``±inf`` raise.
+    temperature: ``t > 0`` of the relaxation, a scalar (Gal et al. use 0.1).
     broadcast_dims: dimensions that share one draw.
     deterministic: Python bool; if ``True`` return ``x`` unchanged.
 
@@ -308,18 +315,21 @@ def concrete_dropout(key, x, rate_logit, *, temperature=0.1, broadcast_dims=(), 
     Gal, Hron & Kendall, *Concrete Dropout*, NeurIPS 2017 (Eq. 5 and their code,
     github.com/yaringal/ConcreteDropout). Maddison et al. / Jang et al., ICLR 2017.
   """
-  _trees.check("rate_logit", rate_logit, low=-math.inf)
-  _trees.check("temperature", temperature, low_open=True)
+  _trees.check("rate_logit", rate_logit, low=-math.inf, scalar=True)
+  _trees.check("temperature", temperature, low_open=True, scalar=True)
+  _trees.check_ints("broadcast_dims", broadcast_dims)
   if deterministic:
     return x
   x = jnp.asarray(x)
   dt = _compute_dtype(x)
   logit = jnp.asarray(rate_logit, dt)
   noise = jax.random.logistic(key, _draw_shape(x.shape, broadcast_dims), dt)
-  keep = jax.nn.sigmoid(-(logit + noise) / jnp.asarray(temperature, dt))
-  keep_prob = jax.nn.sigmoid(-logit)
-  y = x.astype(dt) * (keep * _safe_inv(keep_prob))
-  return jnp.where(keep_prob > 0, y, 0).astype(x.dtype)
+  # z̃/(1 − rate) = exp(log σ(−(logit + noise)/t) + softplus(logit)): no division by σ(−logit), which
+  # underflows to 0 for large logits (and whose derivative overflows long before), so the value and
+  # the gradient are finite for every finite logit (for t ≤ 1 the exponent is at most ≈ 88).
+  scale = jnp.exp(jax.nn.log_sigmoid(-(logit + noise) / jnp.asarray(temperature, dt)) + jax.nn.softplus(logit))
+  y = x.astype(dt) * scale
+  return jnp.where(logit < jnp.inf, y, 0).astype(x.dtype)   # a traced +inf logit: rate 1, zeros
 
 
 def concrete_dropout_regularizer(rate_logit, weights, *, input_dim, weight_regularizer=1e-6,
@@ -341,16 +351,19 @@ def concrete_dropout_regularizer(rate_logit, weights, *, input_dim, weight_regul
   entropy term pulls it toward ½.
 
   Args:
-    rate_logit: ``logit(rate)``; float or jax scalar (may be traced and differentiated).
+    rate_logit: ``logit(rate)``; a finite float or jax scalar (may be traced and differentiated).
     weights: array or pytree of the following layer's weights (``None`` leaves
       are ignored), e.g. its kernel.
-    input_dim: ``K``, the number of units the dropout acts on (the layer's fan-in).
-    weight_regularizer: ``≥ 0``, ``l²/N``.
-    dropout_regularizer: ``≥ 0``, ``2/N``.
+    input_dim: ``K``, the number of units the dropout acts on (the layer's fan-in), an int ``≥ 1``.
+    weight_regularizer: ``≥ 0``, ``l²/N``, a scalar.
+    dropout_regularizer: ``≥ 0``, ``2/N``, a scalar.
     mask: optional mask for ``weights`` (see :func:`jaxreg.l2_penalty`).
 
   Returns:
-    A scalar of at least float32.
+    A scalar of at least float32. The entropy term and all gradients are finite
+    for every finite ``rate_logit``; the weight term ``‖W‖²/(1 − rate) = ‖W‖²(1 +
+    e^rate_logit)`` is too, until it exceeds the float range (``rate_logit`` above
+    ≈ 88 in float32), where it is ``+inf`` — the true value, not a silent 0.
 
   Example:
     >>> loss = mse + jaxreg.concrete_dropout_regularizer(logit, params["dense"]["kernel"],
@@ -360,15 +373,20 @@ def concrete_dropout_regularizer(rate_logit, weights, *, input_dim, weight_regul
   References:
     Gal, Hron & Kendall, *Concrete Dropout*, NeurIPS 2017, Eq. 3-4 and their code.
   """
-  _trees.check("rate_logit", rate_logit, low=-math.inf)
-  _trees.check("input_dim", input_dim, low=1)
-  _trees.check("weight_regularizer", weight_regularizer)
-  _trees.check("dropout_regularizer", dropout_regularizer)
+  _trees.check("rate_logit", rate_logit, low=-math.inf, scalar=True)
+  input_dim = _trees.check_int("input_dim", input_dim, low=1)
+  _trees.check("weight_regularizer", weight_regularizer, scalar=True)
+  _trees.check("dropout_regularizer", dropout_regularizer, scalar=True)
   logit = _as_float(rate_logit)
-  rate, keep = jax.nn.sigmoid(logit), jax.nn.sigmoid(-logit)
   sum_sq = penalties.l2_penalty(weights, 2.0, mask=mask)  # alpha/2·Σw² with alpha = 2: Σw²
-  weight_term = weight_regularizer * sum_sq * _safe_inv(keep)
-  entropy = jax.scipy.special.entr(rate) + jax.scipy.special.entr(keep)
+  # 1/(1 − rate) = 1 + e^logit = exp(softplus(logit)), with no division by σ(−logit) (which underflows
+  # to 0 and made the term silently 0). The double where keeps the gradient finite at sum_sq = 0.
+  log_inv_keep = jnp.where(sum_sq > 0, jax.nn.softplus(logit), 0)
+  weight_term = weight_regularizer * sum_sq * jnp.exp(log_inv_keep)
+  # H(rate) = −p log p − (1 − p) log(1 − p) with log p = log σ(logit), log(1 − p) = log σ(−logit): both
+  # finite for finite logits, so H and its gradient are finite (entr's log 0 gave NaN gradients).
+  entropy = -(jax.nn.sigmoid(logit) * jax.nn.log_sigmoid(logit)
+              + jax.nn.sigmoid(-logit) * jax.nn.log_sigmoid(-logit))
   return weight_term - dropout_regularizer * input_dim * entropy
 
 
@@ -409,11 +427,11 @@ def mc_predict(fn: Callable, key, n_samples: int, *, batch_size: int | None = No
     Gal & Ghahramani, *Dropout as a Bayesian Approximation: Representing Model
     Uncertainty in Deep Learning*, ICML 2016.
   """
-  if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-    raise ValueError(f"n_samples must be a Python int >= 1, got {n_samples!r}.")
-  if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
-    raise ValueError(f"batch_size must be None or an int >= 1, got {batch_size!r}.")
-  keys = jax.random.split(key, int(n_samples))
+  n_samples = _trees.check_int("n_samples", n_samples, low=1)
+  batch_size = _trees.check_int("batch_size", batch_size, low=1, allow_none=True)
+  if not callable(fn):
+    raise ValueError(f"fn must be a callable key -> array or pytree, got {fn!r}.")
+  keys = jax.random.split(key, n_samples)
   ys = jax.vmap(fn)(keys) if batch_size is None else jax.lax.map(fn, keys, batch_size=batch_size)
   mean = jax.tree_util.tree_map(lambda y: jnp.mean(y, axis=0), ys)
   var = jax.tree_util.tree_map(lambda y: jnp.var(y, axis=0), ys)

@@ -1,13 +1,17 @@
 """Which leaves are regularized.
 
-A mask is a bool pytree shaped like ``params`` (``True`` = regularize) or a
-callable ``params -> bool pytree``; every penalty, prox and transform in
-jaxreg takes one as ``mask=``.
+A mask follows ``optax.masked``'s rules: a bool pytree shaped like ``params``
+or a prefix of it (``True`` at a node = every leaf below it; ``None`` leaves =
+not regularized), or a function ``params -> such a pytree``. A callable that is
+itself a pytree (an equinox ``Module``, a dataclass registered as a pytree with
+``__call__``) is a mask pytree, not a function, as in optax. Every penalty,
+prox and transform in jaxreg takes one as ``mask=``.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 
 import jax
 
@@ -36,7 +40,9 @@ def by_path(pattern: str):
 
   Matching uses :func:`re.search`, so ``by_path("kernel")`` selects every leaf
   with "kernel" anywhere in its path and ``by_path(r"^encoder/")`` only the
-  encoder's.
+  encoder's. A pattern that matches no leaf of a non-empty tree warns
+  (``UserWarning`` naming the pattern and some of the paths): a typo would
+  otherwise regularize nothing.
 
   Example:
     >>> jaxreg.masks.by_path("kernel")({"dense": {"kernel": w, "bias": b}})
@@ -48,8 +54,15 @@ def by_path(pattern: str):
     raise ValueError(f"by_path: pattern must be a valid regular expression, got {pattern!r} ({e}).") from None
 
   def mask(params):
-    return jax.tree_util.tree_map_with_path(
+    out = jax.tree_util.tree_map_with_path(
         lambda p, x: x is not None and regex.search(path_str(p)) is not None,
         params, is_leaf=lambda x: x is None)
+    paths = [path_str(p) for p, x in jax.tree_util.tree_flatten_with_path(params, is_leaf=lambda x: x is None)[0]
+             if x is not None]
+    if paths and not any(jax.tree_util.tree_leaves(out)):
+      shown = ", ".join(repr(p) for p in paths[:5]) + (", ..." if len(paths) > 5 else "")
+      warnings.warn(f"by_path({pattern!r}) matches no leaf, so nothing is selected (a typo regularizes nothing); "
+                    f"the leaf paths are {shown}.", UserWarning, stacklevel=2)
+    return out
 
   return mask

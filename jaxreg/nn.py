@@ -34,6 +34,7 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from jaxreg import _trees
@@ -58,13 +59,19 @@ def _first(value, default, error_msg):
   raise ValueError(error_msg)
 
 
+def _check_deterministic(value):
+  if value is not None and not isinstance(value, (bool, np.bool_)):
+    raise ValueError(f"deterministic must be True, False or None, got {value!r}.")
+  return value
+
+
 class _Stochastic(nnx.Module):
   """Shared machinery: rngs handling, ``deterministic`` and ``set_view``, as in ``nnx.Dropout``."""
 
   def __init__(self, *, broadcast_dims: Sequence[int], deterministic: bool | None,
                rng_collection: str, rngs):
-    self.broadcast_dims = tuple(broadcast_dims)
-    self.deterministic = deterministic
+    self.broadcast_dims = _trees.check_ints("broadcast_dims", broadcast_dims)
+    self.deterministic = _check_deterministic(deterministic)
     self.rng_collection = rng_collection
     if isinstance(rngs, nnx.Rngs):
       self.rngs = rngs[rng_collection].fork()
@@ -98,7 +105,7 @@ class _Stochastic(nnx.Module):
     Returns:
       An array like ``inputs``; ``inputs`` itself when deterministic.
     """
-    deterministic = _first(deterministic, self.deterministic,
+    deterministic = _first(_check_deterministic(deterministic), self.deterministic,
                            _NO_DETERMINISTIC.format(name=type(self).__name__))
     if deterministic:
       return inputs
@@ -107,7 +114,7 @@ class _Stochastic(nnx.Module):
   def set_view(self, deterministic: bool | None = None):
     """Used by ``nnx.view``: ``deterministic=True`` switches the noise off."""
     if deterministic is not None:
-      self.deterministic = deterministic
+      self.deterministic = _check_deterministic(deterministic)
 
 
 class Dropout(_Stochastic):
@@ -135,7 +142,7 @@ class Dropout(_Stochastic):
 
   def __init__(self, rate, *, broadcast_dims: Sequence[int] = (), deterministic: bool | None = False,
                rng_collection: str = "dropout", rngs: nnx.Rngs | nnx.RngStream | None = None):
-    _trees.check("rate", rate, high=1.0)
+    _trees.check("rate", rate, high=1.0, scalar=True)
     self.rate = rate
     super().__init__(broadcast_dims=broadcast_dims, deterministic=deterministic,
                      rng_collection=rng_collection, rngs=rngs)
@@ -192,8 +199,8 @@ class ConcreteDropout(_Stochastic):
   def __init__(self, rate=0.1, *, temperature=0.1, broadcast_dims: Sequence[int] = (),
                deterministic: bool | None = False, rng_collection: str = "dropout",
                rngs: nnx.Rngs | nnx.RngStream | None = None):
-    _trees.check("rate", rate, high=1.0, low_open=True, high_open=True)
-    _trees.check("temperature", temperature, low_open=True)
+    _trees.check("rate", rate, high=1.0, low_open=True, high_open=True, scalar=True)
+    _trees.check("temperature", temperature, low_open=True, scalar=True)
     rate = jnp.asarray(rate, jnp.float32)
     self.rate_logit = nnx.Param(jnp.log(rate) - jnp.log1p(-rate))
     self.temperature = temperature

@@ -9,9 +9,16 @@ Conventions (the seed article's, kept everywhere in jaxreg):
 * Group lasso adds ``alpha · Σ_g √|g|·‖w_g‖₂`` (Yuan & Lin 2006).
 
 ``alpha`` is a float, a jax scalar (possibly a tracer, so penalties can be
-vmapped and differentiated in alpha) or a per-leaf pytree. ``mask`` is a bool
-pytree or a callable ``params -> bool pytree`` (``False`` = not penalized, e.g.
-:func:`jaxreg.masks.weights_only`). Sums are accumulated in at least float32.
+vmapped and differentiated in alpha) or a per-leaf pytree (shaped like
+``params`` or a prefix of it). A value may also be an array that broadcasts to
+its leaf without changing the leaf's shape: it weights each entry (for group
+lasso: one value per group); any other shape is refused, so a penalty is always
+a scalar. ``params`` leaves must be floating-point (Python floats count; ints,
+bools and complex numbers are refused). ``mask`` follows ``optax.masked``: a
+bool pytree shaped like ``params`` or a prefix of it, or a callable ``params ->
+bool pytree`` (``False`` = not penalized, e.g. :func:`jaxreg.masks.weights_only`).
+Sums are accumulated in at least float32. Infinite, NaN, negative, ``None``,
+string and bool hyperparameters raise ``ValueError``.
 """
 
 from __future__ import annotations
@@ -22,11 +29,12 @@ from jaxreg import _trees
 
 
 def _l1(w, alpha):
-  return alpha * jnp.sum(jnp.abs(w.astype(_trees.accum_dtype(w))))
+  # alpha inside the sum: an array alpha (validated to broadcast to w's shape) weights each entry.
+  return jnp.sum(alpha * jnp.abs(w.astype(_trees.accum_dtype(w))))
 
 
 def _l2(w, alpha):
-  return alpha / 2 * jnp.sum(jnp.square(w.astype(_trees.accum_dtype(w))))
+  return jnp.sum(alpha / 2 * jnp.square(w.astype(_trees.accum_dtype(w))))
 
 
 def _enet(w, alpha, l1_ratio):
@@ -128,8 +136,10 @@ def group_lasso_penalty(params, alpha=1.0, *, group_axis=-1, mask=None):
 
   Args:
     params: pytree of arrays.
-    alpha: strength ``≥ 0``; float, jax scalar or per-leaf pytree.
-    group_axis: axis whose indices are the groups.
+    alpha: strength ``≥ 0``; float, jax scalar or per-leaf pytree (an array value
+      gives one strength per group: it must broadcast to the group shape, e.g.
+      ``(out,)`` for an ``(in, out)`` kernel).
+    group_axis: axis whose indices are the groups (an int; negative counts from the end).
     mask: optional bool pytree or callable.
 
   Example:
@@ -142,9 +152,10 @@ def group_lasso_penalty(params, alpha=1.0, *, group_axis=-1, mask=None):
     regularization for deep neural networks*, Neurocomputing 2017.
   """
   _trees.check("alpha", alpha)
+  group_axis = _trees.check_int("group_axis", group_axis, low=-_trees.MAX_NDIM)
 
   def leaf(w, alpha):
     norm, size = _trees.group_norm(w, group_axis)
-    return alpha * size**0.5 * jnp.sum(norm)
+    return size**0.5 * jnp.sum(alpha * norm)
 
-  return _trees.tree_sum(leaf, params, {"alpha": alpha}, mask=mask)
+  return _trees.tree_sum(leaf, params, {"alpha": alpha}, mask=mask, hparam_shape=_trees.per_group(group_axis))

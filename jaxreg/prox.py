@@ -5,10 +5,16 @@ The proximal operator of a penalty ``t·R`` is
 (ISTA / FOBOS) takes a gradient step on the loss and then applies the prox with
 ``t = learning_rate · alpha``; unlike a subgradient step it lands on exact zeros.
 
-All functions take any pytree of arrays (``None`` leaves pass through), a
-threshold that is a float, a jax scalar (possibly traced) or a per-leaf pytree,
-and an optional ``mask`` (bool pytree or callable; ``False`` leaves are returned
-unchanged). Output dtypes equal input dtypes.
+All functions take any pytree of floating-point arrays (``None`` leaves and
+``optax.MaskedNode`` subtrees pass through; Python floats are float leaves,
+integer, bool and complex leaves are refused), a threshold that is a float, a
+jax scalar (possibly traced) or a per-leaf pytree (shaped like ``params`` or a
+prefix of it; a value may be an array that broadcasts to its leaf — for the
+group operations, to its group shape — without changing the leaf's shape), and
+an optional ``mask`` with ``optax.masked``'s rules (bool pytree shaped like
+``params`` or a prefix of it, or a callable; ``False`` leaves are returned
+unchanged). Output dtypes equal input dtypes. Infinite, NaN, negative, ``None``,
+string and bool thresholds raise ``ValueError``.
 
 References:
   Parikh & Boyd, *Proximal Algorithms*, Foundations and Trends in Optimization 1(3), 2014.
@@ -134,7 +140,7 @@ def prox_group_lasso(params, threshold, *, group_axis=-1, mask=None):
   Args:
     params: pytree of arrays.
     threshold: ``t ≥ 0``; float, jax scalar or per-leaf pytree.
-    group_axis: the axis that indexes groups.
+    group_axis: the axis that indexes groups (an int; negative counts from the end).
     mask: optional bool pytree or callable.
 
   Example:
@@ -146,8 +152,9 @@ def prox_group_lasso(params, threshold, *, group_axis=-1, mask=None):
     Yuan & Lin, *Model selection and estimation in regression with grouped variables*, JRSS-B 2006.
   """
   _trees.check("threshold", threshold)
+  group_axis = _trees.check_int("group_axis", group_axis, low=-_trees.MAX_NDIM)
   return _trees.tree_map(lambda w, threshold: group_shrink(w, threshold, group_axis),
-                         params, {"threshold": threshold}, mask=mask)
+                         params, {"threshold": threshold}, mask=mask, hparam_shape=_trees.per_group(group_axis))
 
 
 def project_max_norm(params, max_norm, *, group_axis=-1, mask=None):
@@ -162,7 +169,7 @@ def project_max_norm(params, max_norm, *, group_axis=-1, mask=None):
   Args:
     params: pytree of arrays.
     max_norm: the radius ``c > 0``; float, jax scalar or per-leaf pytree.
-    group_axis: the axis that indexes groups.
+    group_axis: the axis that indexes groups (an int; negative counts from the end).
     mask: optional bool pytree or callable.
 
   Example:
@@ -175,5 +182,6 @@ def project_max_norm(params, max_norm, *, group_axis=-1, mask=None):
     Overfitting*, JMLR 15, 2014, §5.1.
   """
   _trees.check("max_norm", max_norm, low_open=True)
+  group_axis = _trees.check_int("group_axis", group_axis, low=-_trees.MAX_NDIM)
   return _trees.tree_map(lambda w, max_norm: max_norm_project(w, max_norm, group_axis),
-                         params, {"max_norm": max_norm}, mask=mask)
+                         params, {"max_norm": max_norm}, mask=mask, hparam_shape=_trees.per_group(group_axis))

@@ -13,10 +13,19 @@ Placement is explicit (optax's named optimizers are not consistent about it):
 
 Every strength and learning rate is data: a Python float, a jax scalar (also a
 tracer, so the transform can be built inside ``jax.vmap``/``jax.grad``), a
-per-leaf pytree, or an optax schedule (a callable of the step count; only then
-does the transform keep a step counter). Every transform takes ``mask=`` (bool
-pytree or callable, ``False`` = leave the leaf alone) and needs ``params``.
-Update dtypes are preserved; ``None`` leaves pass through.
+per-leaf pytree (shaped like ``params`` or a prefix of it; a value may be an
+array that broadcasts to its leaf — for the group transforms, to its group
+shape — without changing the leaf's shape), or an optax schedule (a callable of
+the step count; only then does the transform keep a step counter). Infinite,
+NaN, negative, ``None``, string and bool values raise ``ValueError``.
+
+Every transform takes ``mask=`` with ``optax.masked``'s rules (a bool pytree
+shaped like ``params`` or a prefix of it, or a callable ``params -> mask``;
+``False`` = leave the leaf alone) and needs ``params``, whose leaves must be
+floating-point. The transforms also work *inside* ``optax.masked`` and
+``optax.multi_transform``: the ``optax.MaskedNode`` subtrees those hand over
+pass through untouched. Update dtypes are preserved; ``None`` leaves (and
+``None`` updates, frozen leaves) pass through.
 """
 
 from __future__ import annotations
@@ -58,7 +67,7 @@ def _require_params(name, params):
                      "update(updates, state, params) with params.")
 
 
-def _leafwise(name: str, leaf_fn, hparams: dict, mask) -> optax.GradientTransformation:
+def _leafwise(name: str, leaf_fn, hparams: dict, mask, hparam_shape=None) -> optax.GradientTransformation:
   """A transform whose new update leaf is ``leaf_fn(w, u, **hparams_at_step)``."""
   counted = _has_schedule(hparams)
 
@@ -69,7 +78,7 @@ def _leafwise(name: str, leaf_fn, hparams: dict, mask) -> optax.GradientTransfor
   def update_fn(updates, state, params=None):
     _require_params(name, params)
     h = _at(hparams, state.count) if counted else hparams
-    updates = _trees.tree_map(leaf_fn, params, h, mask=mask, others=(updates,))
+    updates = _trees.tree_map(leaf_fn, params, h, mask=mask, updates=updates, hparam_shape=hparam_shape)
     return updates, (CountState(optax.safe_increment(state.count)) if counted else state)
 
   return optax.GradientTransformation(init_fn, update_fn)
@@ -166,15 +175,13 @@ def decoupled_weight_decay(weight_decay, *, mask=None) -> optax.GradientTransfor
                    {"weight_decay": weight_decay}, mask)
 
 
-def _proximal(name, prox_leaf, hparams, learning_rate, mask):
-  """``u ← prox(w + u, learning_rate·alpha) − w``: a proximal-gradient (FOBOS) step."""
-  _trees.check("alpha", hparams["alpha"])
-  _trees.check("learning_rate", learning_rate)
+def _proximal(name, prox_leaf, hparams, learning_rate, mask, hparam_shape=None):
+  """``u ← prox(w + u, learning_rate·alpha) − w``: a proximal-gradient (FOBOS) step (hyperparameters checked by the caller)."""
 
   def leaf(w, u, learning_rate, alpha, **rest):
     return prox_leaf(w + u, learning_rate * alpha, **rest) - w
 
-  return _leafwise(name, leaf, {"learning_rate": learning_rate, **hparams}, mask)
+  return _leafwise(name, leaf, {"learning_rate": learning_rate, **hparams}, mask, hparam_shape)
 
 
 def proximal_l1(alpha, learning_rate, *, mask=None) -> optax.GradientTransformation:
@@ -197,6 +204,8 @@ def proximal_l1(alpha, learning_rate, *, mask=None) -> optax.GradientTransformat
   References:
     Duchi & Singer, JMLR 2009 (FOBOS); Beck & Teboulle, SIAM J. Imaging Sci. 2009 (ISTA).
   """
+  _trees.check("alpha", alpha)
+  _trees.check("learning_rate", learning_rate)
   return _proximal("proximal_l1", prox.soft_threshold, {"alpha": alpha}, learning_rate, mask)
 
 
@@ -214,7 +223,9 @@ def proximal_elastic_net(alpha, l1_ratio, learning_rate, *, mask=None) -> optax.
   Example:
     >>> opt = optax.chain(optax.sgd(0.1), jaxreg.proximal_elastic_net(1e-3, 0.5, 0.1))
   """
+  _trees.check("alpha", alpha)
   _trees.check("l1_ratio", l1_ratio, high=1.0)
+  _trees.check("learning_rate", learning_rate)
   return _proximal("proximal_elastic_net", prox.enet_shrink,
                    {"alpha": alpha, "l1_ratio": l1_ratio}, learning_rate, mask)
 
@@ -230,7 +241,7 @@ def proximal_group_lasso(alpha, learning_rate, *, group_axis=-1, mask=None) -> o
   Args:
     alpha: strength ``≥ 0``.
     learning_rate: ``≥ 0``. Each a float, jax scalar/tracer, per-leaf pytree or schedule.
-    group_axis: the axis that indexes groups.
+    group_axis: the axis that indexes groups (an int; negative counts from the end).
     mask: optional bool pytree or callable.
 
   Example:
@@ -239,9 +250,12 @@ def proximal_group_lasso(alpha, learning_rate, *, group_axis=-1, mask=None) -> o
   References:
     Yuan & Lin, JRSS-B 2006; Scardapane et al., Neurocomputing 2017.
   """
+  _trees.check("alpha", alpha)
+  _trees.check("learning_rate", learning_rate)
+  group_axis = _trees.check_int("group_axis", group_axis, low=-_trees.MAX_NDIM)
   return _proximal("proximal_group_lasso",
                    lambda v, t: prox.group_shrink(v, t, group_axis),
-                   {"alpha": alpha}, learning_rate, mask)
+                   {"alpha": alpha}, learning_rate, mask, _trees.per_group(group_axis))
 
 
 def max_norm(max_norm, *, group_axis=-1, mask=None) -> optax.GradientTransformation:
@@ -253,7 +267,7 @@ def max_norm(max_norm, *, group_axis=-1, mask=None) -> optax.GradientTransformat
 
   Args:
     max_norm: radius ``> 0``: float, jax scalar/tracer, per-leaf pytree or schedule.
-    group_axis: the axis that indexes groups.
+    group_axis: the axis that indexes groups (an int; negative counts from the end).
     mask: optional bool pytree or callable (usually :func:`jaxreg.masks.weights_only`).
 
   Example:
@@ -263,9 +277,10 @@ def max_norm(max_norm, *, group_axis=-1, mask=None) -> optax.GradientTransformat
     Srebro & Shraibman, COLT 2005; Srivastava et al., JMLR 15, 2014.
   """
   _trees.check("max_norm", max_norm, low_open=True)
+  group_axis = _trees.check_int("group_axis", group_axis, low=-_trees.MAX_NDIM)
   return _leafwise("max_norm",
                    lambda w, u, max_norm: prox.max_norm_project(w + u, max_norm, group_axis) - w,
-                   {"max_norm": max_norm}, mask)
+                   {"max_norm": max_norm}, mask, _trees.per_group(group_axis))
 
 
 def cumulative_l1(alpha, learning_rate, *, mask=None) -> optax.GradientTransformation:
@@ -302,12 +317,21 @@ def cumulative_l1(alpha, learning_rate, *, mask=None) -> optax.GradientTransform
   counted = _has_schedule(hparams)
 
   def init_fn(params):
-    leaves, treedef = _trees.flatten(params)
-    zeros = lambda w, shape: None if w is None else jnp.zeros(shape(w), _trees.accum_dtype(w))
+    # u has the shape of lr·alpha on each leaf: () for scalars, more for array values (which
+    # map_leaves checks to broadcast to the leaf); q has the leaf's shape.
+    count = jnp.zeros([], jnp.int32)
+    shapes, treedef = _trees.map_leaves(
+        lambda w, alpha, learning_rate: jnp.broadcast_shapes(jnp.shape(alpha), jnp.shape(learning_rate)),
+        params, _at(hparams, count) if counted else hparams, mask=mask, skip=lambda w: ())
+    leaves = _trees.flatten(params)[0]
+
+    def zeros(w, shape):   # accumulators in at least float32 (float32 for masked-out non-float leaves)
+      floating = jnp.issubdtype(jnp.result_type(w), jnp.floating)
+      return None if w is None else jnp.zeros(shape, _trees.accum_dtype(w) if floating else jnp.float32)
     return CumulativeL1State(
-        count=jnp.zeros([], jnp.int32) if counted else None,  # a step counter only for schedules
-        total=treedef.unflatten([zeros(w, lambda w: ()) for w in leaves]),
-        applied=treedef.unflatten([zeros(w, jnp.shape) for w in leaves]))
+        count=count if counted else None,  # a step counter only for schedules
+        total=treedef.unflatten([zeros(w, s) for w, s in zip(leaves, shapes)]),
+        applied=treedef.unflatten([zeros(w, () if w is None else jnp.shape(w)) for w in leaves]))
 
   def leaf(w, u, total, applied, alpha, learning_rate):
     total = (total + learning_rate * alpha).astype(total.dtype)
@@ -320,8 +344,8 @@ def cumulative_l1(alpha, learning_rate, *, mask=None) -> optax.GradientTransform
     _require_params("cumulative_l1", params)
     out, treedef = _trees.map_leaves(
         leaf, params, _at(hparams, state.count) if counted else hparams, mask=mask,
-        skip=lambda w, u, total, applied: (u, total, applied),
-        others=(updates, state.total, state.applied))
+        skip=lambda w, u, total, applied: (u, total, applied), updates=updates,
+        others=(state.total, state.applied))
     new_u, total, applied = (treedef.unflatten(list(x)) for x in zip(*out)) if out else (updates, state.total, state.applied)
     count = optax.safe_increment(state.count) if counted else None
     return new_u, CumulativeL1State(count, total, applied)

@@ -277,3 +277,41 @@ def test_helpers_accept_traced_values():
 def test_helpers_reject_bad_values_naming_the_argument(call, arg):
   with pytest.raises(ValueError, match=rf"^{arg} must be "):
     call()
+
+
+def test_helpers_convert_lists_and_never_do_sequence_arithmetic():
+  # `2 * [1, 2]` is [1, 2, 1, 2] in Python: lists and tuples become numpy arrays first.
+  np.testing.assert_array_equal(conventions.from_keras_l2([1.0, 2.0]), [2.0, 4.0])
+  np.testing.assert_array_equal(conventions.from_keras_l2((0.5,)), [1.0])
+  np.testing.assert_allclose(conventions.from_torch_adamw([1e-3, 1e-2], 0.1), [1e-4, 1e-3])
+  np.testing.assert_allclose(conventions.from_sklearn_ridge([1.0, 2.0], 4), [0.25, 0.5])
+  alpha, l1_ratio = conventions.from_glmnet([0.1, 0.2], (0.5, 1.0))
+  assert isinstance(alpha, np.ndarray) and isinstance(l1_ratio, np.ndarray)
+  np.testing.assert_array_equal(conventions.from_keras_l2(np.array([0.1, 0.2])), [0.2, 0.4])
+
+
+@pytest.mark.parametrize("call, arg", [
+    (lambda bad: conventions.from_keras_l2(bad), "l2"),
+    (lambda bad: conventions.from_keras_l1(bad), "l1"),
+    (lambda bad: conventions.from_torch_weight_decay(bad), "weight_decay"),
+    (lambda bad: conventions.from_torch_adamw(bad, 0.1), "lr"),
+    (lambda bad: conventions.from_torch_adamw(1e-3, bad), "weight_decay"),
+    (lambda bad: conventions.from_sklearn_ridge(bad, 10), "alpha"),
+    (lambda bad: conventions.from_sklearn_elastic_net(bad), "alpha"),
+    (lambda bad: conventions.from_sklearn_logistic_C(bad, 10), "C"),
+    (lambda bad: conventions.from_glmnet(bad), "lambda_"),
+])
+@pytest.mark.parametrize("bad", [float("inf"), -float("inf"), float("nan"), None, "0.1", True, {"a": 0.1},
+                                 [0.1, "x"], [[0.1], [0.1, 0.2]], [0.1, float("inf")]], ids=repr)
+def test_helpers_reject_inf_none_strings_bools_and_containers(call, arg, bad):
+  with pytest.raises(ValueError, match=rf"^{arg} must be "):
+    call(bad)
+
+
+@pytest.mark.parametrize("bad", [0, -3, 10.0, 2.5, True, None, "10", [10]], ids=repr)
+def test_n_samples_must_be_an_integer_at_least_one(bad):
+  for call in (lambda n: conventions.from_sklearn_ridge(1.0, n), lambda n: conventions.from_sklearn_logistic_C(1.0, n)):
+    with pytest.raises(ValueError, match=r"^n_samples must be an integer"):
+      call(bad)
+  with pytest.raises(ValueError, match=r"^n_samples must be an integer, got a traced value of dtype float32"):
+    jax.jit(conventions.from_sklearn_ridge)(1.0, 10.0)

@@ -150,9 +150,12 @@ def test_rate_zero_returns_input_bit_for_bit_concrete_jitted_and_vmapped(fn, dty
     np.testing.assert_array_equal(bits(y), bits(x), err_msg=name)
 
 
-def test_concrete_dropout_at_rate_logit_minus_inf_returns_input_bit_for_bit():
+def test_concrete_dropout_traced_rate_logit_minus_inf_returns_input_bit_for_bit():
+  # A concrete infinite logit is refused (like every infinite hyperparameter); a traced one is not
+  # inspected and still gives the rate-0 limit.
   x = jnp.asarray(SPECIAL)
-  np.testing.assert_array_equal(bits(jaxreg.concrete_dropout(KEY, x, -jnp.inf)), bits(x))
+  with pytest.raises(ValueError, match=r"^rate_logit must be a finite number, got -inf"):
+    jaxreg.concrete_dropout(KEY, x, -jnp.inf)
   y = jax.jit(lambda l: jaxreg.concrete_dropout(KEY, x, l))(-jnp.inf)
   np.testing.assert_array_equal(bits(y), bits(x))
 
@@ -175,9 +178,40 @@ def test_rate_one_returns_zeros_without_nan_or_inf(fn):
   assert np.isfinite(g_rate).all() and np.isfinite(g_x).all()
 
 
-def test_concrete_dropout_at_rate_logit_plus_inf_returns_zeros():
-  y = jaxreg.concrete_dropout(KEY, jnp.asarray(SPECIAL), jnp.inf)
+def test_concrete_dropout_traced_rate_logit_plus_inf_returns_zeros():
+  with pytest.raises(ValueError, match=r"^rate_logit must be a finite number, got inf"):
+    jaxreg.concrete_dropout(KEY, jnp.asarray(SPECIAL), jnp.inf)
+  y = jax.jit(lambda l: jaxreg.concrete_dropout(KEY, jnp.asarray(SPECIAL), l))(jnp.inf)
   np.testing.assert_array_equal(np.asarray(y) == 0, True)
+
+
+def test_concrete_dropout_value_and_gradient_finite_for_extreme_finite_logits():
+  # 1/σ(−logit) overflowed (and its derivative long before), giving inf/NaN gradients at large logits.
+  x = jnp.linspace(-2.0, 2.0, 64)
+  logits = jnp.array([-1e4, -100.0, -30.0, 0.0, 30.0, 88.0, 100.0, 1e4])
+  f = lambda l, t: jnp.sum(jaxreg.concrete_dropout(KEY, x, l, temperature=t) ** 2)
+  grid = jax.jit(jax.vmap(jax.vmap(jax.value_and_grad(f), (0, None)), (None, 0)))
+  values, grads = grid(logits, jnp.array([0.1, 1.0]))
+  assert np.isfinite(values).all() and np.isfinite(grads).all(), (values, grads)
+  # rate → 0: the input; rate → 1 at t < 1: zeros (at t = 1, z̃/(1 − rate) → e^(−noise), finite)
+  np.testing.assert_allclose(jaxreg.concrete_dropout(KEY, x, -1e4), x)
+  np.testing.assert_array_equal(np.asarray(jaxreg.concrete_dropout(KEY, x, 1e4)), 0.0)
+
+
+def test_concrete_dropout_regularizer_value_and_gradient_at_extreme_logits():
+  W = jnp.ones((3, 2))
+  reg = lambda l, w: jaxreg.concrete_dropout_regularizer(l, w, input_dim=3, weight_regularizer=1e-2,
+                                                         dropout_regularizer=1e-2)
+  vg = jax.jit(jax.vmap(jax.value_and_grad(reg, argnums=(0, 1)), (0, None)))
+  # rate → 0: the weight term is ΣW², the entropy 0; gradients finite (entr's log 0 gave NaN)
+  val, (g_l, g_w) = vg(jnp.array([-1e4, -100.0, -30.0, 0.0, 30.0, 80.0]), W)
+  np.testing.assert_allclose(val[:2], 1e-2 * 6.0, rtol=1e-6)
+  assert np.isfinite(val).all() and np.isfinite(g_l).all() and np.isfinite(np.asarray(g_w)).all()
+  # zero weights: finite everywhere (the weight term is 0, not 0·inf)
+  val, (g_l, _) = vg(jnp.array([-1e4, 0.0, 1e4]), jnp.zeros((3, 2)))
+  assert np.isfinite(val).all() and np.isfinite(g_l).all()
+  # rate → 1 with nonzero weights: ΣW²/(1 − rate) exceeds float32 — +inf, the true value, not the old silent 0
+  assert float(reg(1e4, W)) == np.inf
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16, jnp.float16])
@@ -399,7 +433,7 @@ def test_concrete_dropout_regularizer_matches_reference_code_formula():
 
 # --- bad inputs ------------------------------------------------------------------------------
 
-BAD_RATES = [-0.1, 1.5, float("nan"), jnp.array(2.0)]
+BAD_RATES = [-0.1, 1.5, float("nan"), float("inf"), jnp.array(2.0), jnp.array(-jnp.inf)]
 
 
 @pytest.mark.parametrize("bad", BAD_RATES, ids=repr)
@@ -412,9 +446,19 @@ BAD_RATES = [-0.1, 1.5, float("nan"), jnp.array(2.0)]
     lambda r: jaxreg.drop_connect(KEY, {"w": jnp.ones(3)}, r),
 ], ids=["mask", "dropout", "dropout_det", "gaussian", "alpha", "drop_connect"])
 def test_bad_rates_raise_naming_rate_and_value(call, bad):
-  with pytest.raises(ValueError, match=r"rate must be in \[0, 1\].*got") as err:
+  with pytest.raises(ValueError, match=r"rate must be a finite number in \[0, 1\], got") as err:
     call(bad)
   assert repr(bad) in str(err.value)
+
+
+@pytest.mark.parametrize("bad", [None, "0.5", True, jnp.full(3, 0.5)], ids=repr)
+@pytest.mark.parametrize("fn", NOISE_FNS + [jaxreg.concrete_dropout], ids=lambda f: f.__name__)
+def test_non_number_or_non_scalar_rates_raise_naming_the_argument(fn, bad):
+  arg = "rate_logit" if fn is jaxreg.concrete_dropout else "rate"
+  with pytest.raises(ValueError, match=rf"^{arg} must be a (real number|number|scalar)"):
+    fn(KEY, jnp.ones(3), bad)
+  with pytest.raises(ValueError, match=rf"^{arg} must be a (real number|number|scalar)"):
+    fn(KEY, jnp.ones(3), bad, deterministic=True)   # validated before the early return
 
 
 def test_other_bad_inputs_raise():
@@ -426,10 +470,27 @@ def test_other_bad_inputs_raise():
     jaxreg.concrete_dropout_regularizer(0.0, jnp.ones(3), input_dim=3, weight_regularizer=-1.0)
   with pytest.raises(ValueError, match="broadcast_dims"):
     jaxreg.dropout(KEY, jnp.ones((2, 3)), 0.5, broadcast_dims=(2,))
-  with pytest.raises(TypeError, match="floating-point"):
-    jaxreg.dropout(KEY, jnp.ones(3, jnp.int32), 0.5)
-  for n in (0, -1, 2.5, True):
-    with pytest.raises(ValueError, match="n_samples"):
+  for bad in ((1.5,), (True,), ("0",), 1, None):
+    with pytest.raises(ValueError, match=r"^broadcast_dims(\[0\])? must be"):
+      jaxreg.dropout(KEY, jnp.ones((2, 3)), 0.5, broadcast_dims=bad)
+  for bad in ((3, 2.0), (3, -1), 3, None, (True,)):
+    with pytest.raises(ValueError, match=r"^shape(\[\d\])? must be"):
+      jaxreg.dropout_mask(KEY, bad, 0.5)
+  for fn in NOISE_FNS + [jaxreg.concrete_dropout]:
+    with pytest.raises(ValueError, match="^x must be a floating-point array, got dtype int32"):
+      fn(KEY, jnp.ones(3, jnp.int32), 0.5)
+  with pytest.raises(ValueError, match=r"^params leaf 'w' has dtype int32"):
+    jaxreg.drop_connect(KEY, {"w": jnp.ones(3, jnp.int32)}, 0.5)
+  with pytest.raises(ValueError, match=r"^rate\['w'\] must be a scalar"):
+    jaxreg.drop_connect(KEY, {"w": jnp.ones(3)}, {"w": jnp.full(3, 0.5)})
+  for n in (0, -1, 2.5, True, None, "4"):
+    with pytest.raises(ValueError, match="^n_samples must be an integer"):
       jaxreg.mc_predict(lambda k: jnp.zeros(()), KEY, n)
-  with pytest.raises(ValueError, match="batch_size"):
-    jaxreg.mc_predict(lambda k: jnp.zeros(()), KEY, 4, batch_size=0)
+  for b in (0, 1.0, True, "2"):
+    with pytest.raises(ValueError, match="^batch_size must be an integer"):
+      jaxreg.mc_predict(lambda k: jnp.zeros(()), KEY, 4, batch_size=b)
+  for kw, arg in (({"input_dim": 0}, "input_dim"), ({"input_dim": 2.0}, "input_dim"),
+                  ({"input_dim": 3, "dropout_regularizer": float("inf")}, "dropout_regularizer"),
+                  ({"input_dim": 3, "weight_regularizer": jnp.ones(2)}, "weight_regularizer")):
+    with pytest.raises(ValueError, match=rf"^{arg} must be"):
+      jaxreg.concrete_dropout_regularizer(0.0, jnp.ones(3), **kw)

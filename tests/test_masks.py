@@ -1,6 +1,7 @@
 """jaxreg.masks: weights_only and by_path on dicts, lists, NamedTuples and flax nnx state."""
 
 import re
+import warnings
 from typing import NamedTuple
 
 import chex
@@ -59,7 +60,13 @@ def test_path_str_joins_keys_attributes_and_indices():
     (r"nothing-matches", set()),
 ])
 def test_by_path_selects_by_regex_search(pattern, selected):
-  got = masks.by_path(pattern)(PARAMS)
+  if selected:
+    with warnings.catch_warnings():
+      warnings.simplefilter("error")   # a pattern that matches does not warn
+      got = masks.by_path(pattern)(PARAMS)
+  else:
+    with pytest.warns(UserWarning, match="matches no leaf"):
+      got = masks.by_path(pattern)(PARAMS)
   flat = {masks.path_str(p): m for p, m in jax.tree_util.tree_flatten_with_path(got, is_leaf=lambda x: x is None)[0]}
   assert {k for k, v in flat.items() if v} == selected
   assert got["frozen"] is False   # None leaves are never selected
@@ -102,3 +109,18 @@ def test_callable_masks_work_under_jit_with_an_optax_chain():
   p, _ = step(params, tx.init(params))
   # kernel: w − 1·(0 + 0.5·w) = 0.5; bias untouched.
   chex.assert_trees_all_close(p, {"kernel": jnp.full((2, 2), 0.5), "bias": jnp.ones(2)})
+
+
+def test_by_path_matching_nothing_warns_naming_pattern_and_some_paths():
+  # A typo would otherwise regularize nothing, silently.
+  params = {"dense": {"kernel": jnp.ones((2, 2)), "bias": jnp.ones(2)}, "frozen": None}
+  with pytest.warns(UserWarning, match=r"by_path\('kernl'\) matches no leaf.*'dense/bias', 'dense/kernel'"):
+    penalty = jaxreg.l2_penalty(params, 1.0, mask=masks.by_path("kernl"))
+  assert float(penalty) == 0.0
+  many = {f"layer{i}": jnp.ones(2) for i in range(8)}
+  with pytest.warns(UserWarning, match=r"'layer0', .*'layer4', \.\.\.\.$"):
+    masks.by_path("kernel")(many)
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")   # nothing to match in an empty tree (or one with only None leaves): no warning
+    masks.by_path("kernel")({})
+    masks.by_path("kernel")({"a": None})

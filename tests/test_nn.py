@@ -125,12 +125,23 @@ def test_rngs_stream_and_errors_follow_flax():
     nn.Dropout(0.5, rngs=0)
   with pytest.raises(TypeError, match="rngs"):
     nn.Dropout(0.5)(x, rngs=0)
-  for bad in (-0.5, 1.5, float("nan")):
-    with pytest.raises(ValueError, match="rate"):
-      nn.Dropout(bad)
-  for bad in (0.0, 1.0):
-    with pytest.raises(ValueError, match=r"rate must be in \(0, 1\)"):
+  for bad in (-0.5, 1.5, float("nan"), float("inf"), None, "0.5", True, jnp.full(3, 0.5)):
+    for cls in (nn.Dropout, nn.GaussianDropout, nn.AlphaDropout):
+      with pytest.raises(ValueError, match=r"^rate must be a (finite|real|number|scalar)"):
+        cls(bad)
+  for bad in (0.0, 1.0, float("inf")):
+    with pytest.raises(ValueError, match=r"^rate must be a finite number in \(0, 1\)"):
       nn.ConcreteDropout(bad)
+  for bad in (0.0, float("inf"), None, jnp.ones(2)):
+    with pytest.raises(ValueError, match=r"^temperature must be a"):
+      nn.ConcreteDropout(0.1, temperature=bad)
+  for bad in ((1.5,), (True,), 1):
+    with pytest.raises(ValueError, match=r"^broadcast_dims(\[0\])? must be"):
+      nn.Dropout(0.5, broadcast_dims=bad)
+  with pytest.raises(ValueError, match=r"^deterministic must be True, False or None"):
+    nn.Dropout(0.5, deterministic="no")
+  with pytest.raises(ValueError, match=r"^deterministic must be True, False or None"):
+    nn.Dropout(0.5, rngs=nnx.Rngs(0))(x, deterministic=0)
 
 
 def test_concrete_dropout_rate_is_a_learned_param_with_finite_nonzero_gradient():

@@ -192,22 +192,73 @@ def test_gradient_in_threshold_hand_values():
 
 
 @pytest.mark.parametrize("name, op", OPS[:4])
-@pytest.mark.parametrize("bad", [-1.0, float("nan"), jnp.array(-0.1)])
-def test_negative_or_nan_threshold_raises(name, op, bad):
-  with pytest.raises(ValueError, match=r"^threshold(\[.*\])? must be >= 0"):
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), jnp.array(-0.1), jnp.array(jnp.inf)])
+def test_negative_nan_or_inf_threshold_raises(name, op, bad):
+  with pytest.raises(ValueError, match=r"^threshold(\[.*\])? must be a finite number >= 0, got"):
     op(PARAMS, bad)
 
 
-@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), {"kernel": 1.0, "bias": 0.0, "frozen": 1.0}])
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf"), {"kernel": 1.0, "bias": 0.0, "frozen": 1.0}])
 def test_max_norm_not_positive_raises(bad):
-  with pytest.raises(ValueError, match=r"^max_norm(\[.*\])? must be > 0"):
+  with pytest.raises(ValueError, match=r"^max_norm(\[.*\])? must be a finite number > 0, got"):
     jaxreg.project_max_norm(PARAMS, bad)
 
 
-@pytest.mark.parametrize("bad", [-0.5, 1.01, float("nan")])
+@pytest.mark.parametrize("bad", [-0.5, 1.01, float("nan"), float("inf")])
 def test_l1_ratio_outside_unit_interval_raises(bad):
-  with pytest.raises(ValueError, match=r"^l1_ratio must be in \[0, 1\]"):
+  with pytest.raises(ValueError, match=r"^l1_ratio must be a finite number in \[0, 1\]"):
     jaxreg.prox_elastic_net(PARAMS, 1.0, bad)
+
+
+@pytest.mark.parametrize("name, op", OPS)
+def test_threshold_that_would_change_a_leaf_shape_is_refused(name, op):
+  # A (2, 2) threshold silently turned the (2,) bias into (2, 2); now refused, also when traced.
+  with pytest.raises(ValueError, match=r"^(threshold|max_norm) has shape \(2, 2\), which does not broadcast to params "
+                                       r"leaf 'bias' of shape \(2,\)"):
+    op(PARAMS, jnp.ones((2, 2)))
+  with pytest.raises(ValueError, match=r"^(threshold|max_norm) has shape \(3,\)"):
+    jax.jit(lambda t: op(PARAMS, t))(jnp.ones(3))
+
+
+def test_array_thresholds_elementwise_and_per_group():
+  t = jnp.array([1.0, 0.0])
+  chex.assert_trees_all_close(jaxreg.prox_l1(PARAMS["kernel"], t), jnp.array([[2.0, 0.1], [3.0, -0.1]]))
+  # group operations take one value per group (here per column): (2,) or (1, 2), not (2, 2)
+  chex.assert_trees_all_close(jaxreg.project_max_norm(PARAMS["kernel"], jnp.array([1.0, 10.0])),
+                              jnp.array([[0.6, 0.1], [0.8, -0.1]]), rtol=1e-6)
+  with pytest.raises(ValueError, match=r"one value per group: \(1, 2\)"):
+    jaxreg.prox_group_lasso(PARAMS["kernel"], jnp.ones((2, 2)))
+  with pytest.raises(ValueError, match=r"one value per group: \(2, 1\)"):
+    jaxreg.project_max_norm(PARAMS["kernel"], jnp.ones(2), group_axis=0)
+
+
+@pytest.mark.parametrize("name, op", OPS)
+def test_params_float_leaves_only_and_python_floats_like_arrays(name, op):
+  # prox_l1 used to truncate integer leaves silently; every function now refuses them, naming the leaf.
+  for bad, where in ((jnp.array([3, 1]), "params"), ({"k": jnp.ones(2), "n": jnp.array([1, 2])}, "params leaf 'n'"),
+                     ({"b": jnp.array([True, False])}, "params leaf 'b'"), ([2 + 1j], "params leaf '0'"), ([3], "params leaf '0'")):
+    with pytest.raises(ValueError, match=rf"^{where} has dtype"):
+      op(bad, 1.0)
+  chex.assert_trees_all_close(op([3.0, -0.5], 1.0), op([jnp.array(3.0), jnp.array(-0.5)], 1.0))
+
+
+@pytest.mark.parametrize("name", ["prox_group_lasso", "project_max_norm"])
+def test_group_axis_must_be_an_integer(name):
+  for bad in (0.0, "0", None, True):
+    with pytest.raises(ValueError, match=r"^group_axis must be an integer"):
+      getattr(jaxreg, name)(PARAMS, 1.0, group_axis=bad)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_group_ops_on_huge_weights_do_not_overflow(dtype):
+  # ‖w‖² of 1e30-sized float32/bf16 weights overflows: the norm is computed as m·‖w/m‖.
+  w = jnp.asarray(np.array([[3.0, 1.0], [4.0, 0.0]]) * 1e30, dtype)
+  projected = np.asarray(jaxreg.project_max_norm(w, 3.0), np.float64)
+  np.testing.assert_allclose(projected, [[1.8, 3.0], [2.4, 0.0]], rtol=1e-2)
+  shrunk = np.asarray(jaxreg.prox_group_lasso(w, 2**0.5 * 1e30), np.float64)   # t·√|g| = 2e30
+  np.testing.assert_allclose(shrunk, [[1.8e30, 0.0], [2.4e30, 0.0]], rtol=1e-2)
+  g = jax.grad(lambda w: jnp.sum(jaxreg.project_max_norm(w, 3.0)))(w.astype(jnp.float32))
+  assert np.isfinite(np.asarray(g)).all()
 
 
 @pytest.mark.parametrize("name, arg, call", [

@@ -428,8 +428,10 @@ BAD = [
 
 
 @pytest.mark.parametrize("name, arg, make", BAD)
-@pytest.mark.parametrize("bad", [-1.0, float("nan"), jnp.array(-0.5), {"w": 0.1, "b": -2.0}])
-def test_negative_or_nan_hyperparameter_raises_naming_it(name, arg, make, bad):
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), jnp.array(-0.5), jnp.array(-jnp.inf),
+                                 {"w": 0.1, "b": -2.0}, {"w": 0.1, "b": float("inf")}, None, "0.1", True])
+def test_bad_hyperparameter_raises_naming_it(name, arg, make, bad):
+  # learning rates included: inf is refused like NaN and negatives; None/str/bool give a ValueError too.
   with pytest.raises(ValueError, match=rf"^{arg}(\[.*\])? must be "):
     make(bad)
 
@@ -437,14 +439,59 @@ def test_negative_or_nan_hyperparameter_raises_naming_it(name, arg, make, bad):
 @pytest.mark.parametrize("name, arg, make", [b for b in BAD if b[1] == "l1_ratio"])
 @pytest.mark.parametrize("bad", [1.5, 1.0 + 1e-6])
 def test_l1_ratio_above_one_raises(name, arg, make, bad):
-  with pytest.raises(ValueError, match=r"^l1_ratio must be in \[0, 1\]"):
+  with pytest.raises(ValueError, match=r"^l1_ratio must be a finite number in \[0, 1\]"):
     make(bad)
 
 
 @pytest.mark.parametrize("bad", [0.0, jnp.array(0.0), {"w": 1.0, "b": 0.0}])
 def test_max_norm_not_positive_raises(bad):
-  with pytest.raises(ValueError, match=r"^max_norm(\[.*\])? must be > 0"):
+  with pytest.raises(ValueError, match=r"^max_norm(\[.*\])? must be a finite number > 0"):
     jaxreg.max_norm(bad)
+
+
+@pytest.mark.parametrize("name, arg, make", BAD)
+def test_hyperparameter_that_would_change_a_leaf_shape_is_refused(name, arg, make):
+  good = 0.5 if arg == "l1_ratio" else 0.1
+  for bad in (jnp.full((4, 3, 3), good), {"w": good, "b": jnp.full((3, 3), good)}):   # b has shape (3,)
+    with pytest.raises(ValueError, match=rf"^{arg} has shape .* does not broadcast to params leaf"):
+      _one_update(make(bad))
+  sched = lambda count: jnp.full((2,), good)   # a schedule's value is checked when it is evaluated
+  with pytest.raises(ValueError, match=rf"^{arg} has shape \(2,\)"):
+    _one_update(make(sched))
+
+
+def test_array_hyperparameters_per_entry_and_per_group():
+  a = jnp.array([0.0, 0.1, 0.2])   # one strength per output column of w (4, 3) and per entry of b (3,)
+  u, _ = jaxreg.add_l2(a).update(G0, jaxreg.add_l2(a).init(P0), P0)
+  chex.assert_trees_all_close(u, jax.tree.map(lambda g, w: g + a * w, G0, P0))
+  tx = jaxreg.cumulative_l1(a, LR)   # its state holds one total per strength
+  state = tx.init(P0)
+  assert state.total["w"].shape == (3,)
+  _, state = tx.update(G0, state, P0)
+  chex.assert_trees_all_close(state.total["w"], LR * a)
+  tx = jaxreg.max_norm(jnp.array([0.5, 1.0, 100.0]))   # one radius per group (column)
+  u, _ = tx.update(jax.tree.map(jnp.zeros_like, P0), tx.init(P0), P0)
+  norms = np.linalg.norm(np.asarray(P0["w"] + u["w"]), axis=0)
+  assert np.all(norms <= np.array([0.5, 1.0, 100.0]) * (1 + 1e-6))
+  with pytest.raises(ValueError, match=r"one value per group"):
+    _one_update(jaxreg.proximal_group_lasso({"w": jnp.ones((4, 3)), "b": 0.1}, LR))
+
+
+@pytest.mark.parametrize("name", ["proximal_group_lasso", "max_norm"])
+def test_group_axis_must_be_an_integer(name):
+  for bad in (0.5, "0", None, True):
+    with pytest.raises(ValueError, match=r"^group_axis must be an integer"):
+      getattr(jaxreg, name)(*([0.1, 0.1] if name == "proximal_group_lasso" else [1.0]), group_axis=bad)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_non_float_params_and_updates_are_refused(name):
+  tx = SINGLE[name](A[name])
+  params = {"w": P0["w"], "b": jnp.array([1, 2, 3])}
+  with pytest.raises(ValueError, match=r"^params leaf 'b' has dtype int32"):
+    tx.update(G0, tx.init(params), params)
+  with pytest.raises(ValueError, match=r"^updates leaf 'b' has dtype int32"):
+    tx.update({"w": G0["w"], "b": jnp.array([1, 2, 3])}, tx.init(P0), P0)
 
 
 @pytest.mark.parametrize("name, arg, make", BAD)
