@@ -22,6 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxreg import _leaf
+
 PyTree = Any
 MAX_NDIM = 64   # numpy's limit on array dimensions: bounds axis arguments such as group_axis
 
@@ -333,67 +335,6 @@ def tree_sum(fn: Callable, params: PyTree, hparams: dict[str, Any], *, mask: Any
   return sum(terms[1:], terms[0]) if terms else jnp.zeros((), jnp.float32)
 
 
-def safe_inv(q):
-  """``1/q`` where ``q > 0``, else 0 — finite values and finite gradients at ``q = 0``."""
-  pos = q > 0
-  return jnp.where(pos, 1 / jnp.where(pos, q, 1), 0)
-
-
-def safe_sqrt(v):
-  """``√v`` with a zero (not infinite, not NaN) gradient at ``v = 0`` (the double-where trick)."""
-  pos = v > 0
-  return jnp.where(pos, jnp.sqrt(jnp.where(pos, v, 1)), 0)
-
-
-def accum_dtype(w: jax.Array):
-  """Penalties accumulate in at least float32, so bf16 weights do not lose the sum."""
-  return jnp.promote_types(jnp.result_type(w), jnp.float32)
-
-
-def group_shape(shape, group_axis: int) -> tuple[int, ...]:
-  """Shape of the per-group values of a leaf of ``shape`` (reduced axes kept as 1).
-
-  A 0-d leaf is one group; a 1-D leaf (a bias) has groups of size 1 whatever
-  ``group_axis``; for ``ndim ≥ 2`` each index along ``group_axis`` is a group
-  and an axis outside ``[-ndim, ndim)`` raises ``ValueError``.
-  """
-  shape = tuple(shape)
-  if len(shape) <= 1:
-    return shape
-  if not -len(shape) <= group_axis < len(shape):
-    raise ValueError(f"group_axis={group_axis} is out of range for a leaf of shape {shape}; "
-                     f"use an axis in [{-len(shape)}, {len(shape)}).")
-  axis = group_axis % len(shape)
-  return tuple(s if a == axis else 1 for a, s in enumerate(shape))
-
-
 def per_group(group_axis: int) -> Callable:
   """The ``hparam_shape`` of group operations: one value per group, broadcasting to :func:`group_shape`."""
-  return lambda shape: group_shape(shape, group_axis)
-
-
-def group_norm(w: jax.Array, group_axis: int):
-  """Euclidean norm of each group (an index along ``group_axis``) and the group size.
-
-  Returns ``(norms, size)`` where ``norms`` has shape :func:`group_shape` (it
-  broadcasts against ``w``) and ``size`` is the number of weights in one group.
-  A leaf with ndim 0 is one group; a 1-D leaf (a bias) has groups of size 1.
-
-  The norm is computed as ``m·‖w/m‖`` with ``m = max|w|`` over the group, so it
-  neither overflows for large finite weights (float32 ``1e30``, bf16) nor
-  underflows to 0 for tiny ones; ``m`` is held constant under differentiation
-  (the norm does not depend on it), and an all-zero group has norm 0 with a
-  zero (not NaN) gradient.
-  """
-  w = jnp.asarray(w)
-  group_shape(w.shape, group_axis)   # validates group_axis against this leaf
-  wa = w.astype(accum_dtype(w))
-  if w.ndim <= 1:
-    return jnp.abs(wa), 1
-  axis = group_axis % w.ndim
-  other = tuple(a for a in range(w.ndim) if a != axis)
-  size = int(np.prod([w.shape[a] for a in other]))
-  m = jax.lax.stop_gradient(jnp.max(jnp.abs(wa), axis=other, keepdims=True))
-  scale = jnp.where((m > 0) & (m < jnp.inf), m, 1)   # 0 (a zero group), inf and NaN: divide by 1
-  norm = scale * safe_sqrt(jnp.sum(jnp.square(wa / scale), axis=other, keepdims=True))
-  return norm, size
+  return lambda shape: _leaf.group_shape(shape, group_axis)

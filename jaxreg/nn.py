@@ -38,7 +38,7 @@ import numpy as np
 from flax import nnx
 
 from jaxreg import _trees
-from jaxreg.dropout import (
+from jaxreg._dropout import (
     alpha_dropout,
     concrete_dropout,
     concrete_dropout_regularizer,

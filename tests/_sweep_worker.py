@@ -40,7 +40,7 @@ def ridge_gd(hp, key):
 
 
 def run(**kw):
-  from jaxreg.sweep import sweep
+  from jaxreg import sweep
   return sweep(ridge_gd, GRID, key=jax.random.key(7), seeds=SEEDS, progress=False, **kw)
 
 
@@ -61,7 +61,7 @@ def adam_steps(hp, key):
 
 
 def run_static(**kw):
-  from jaxreg.sweep import sweep
+  from jaxreg import sweep
   return sweep(adam_steps, {"alpha": [0.0, 0.5]}, key=jax.random.key(3), seeds=2, static=STATIC, progress=False, **kw)
 
 
@@ -69,7 +69,7 @@ def capture_fingerprints():
   """Records the fingerprint of every checkpoint directory jaxreg.sweep opens (into the returned list)."""
   import importlib
 
-  sweep_module = importlib.import_module("jaxreg.sweep")
+  sweep_module = importlib.import_module("jaxreg._sweep")
   init, seen = sweep_module._Checkpoints.__init__, []
 
   def recording_init(self, *args, **kwargs):
@@ -104,7 +104,7 @@ def main(mode, *args):
     import importlib
     import time
 
-    sweep_module = importlib.import_module("jaxreg.sweep")
+    sweep_module = importlib.import_module("jaxreg._sweep")
     save_chunk = sweep_module._Checkpoints.save
 
     def save_then_hang(self, name, leaves):

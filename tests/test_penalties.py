@@ -51,9 +51,9 @@ class SeedEquationsTest(chex.TestCase):
     nonzero = np.asarray(W) != 0
     np.testing.assert_allclose(np.asarray(grad)[nonzero], expected[nonzero], rtol=1e-6, atol=1e-7)
     # The leaf subgradient jaxreg's transforms use takes sign(0) = 0.
-    chex.assert_trees_all_close(jaxreg.penalties.l1_grad(W, alpha),
+    chex.assert_trees_all_close(jaxreg._leaf.l1_grad(W, alpha),
                                 jnp.array([[0.3, -0.3, 0.3], [0.3, 0.0, -0.3]]))
-    chex.assert_trees_all_close(jaxreg.penalties.l2_grad(W, 0.5), 0.5 * W)
+    chex.assert_trees_all_close(jaxreg._leaf.l2_grad(W, 0.5), 0.5 * W)
 
 
 @pytest.mark.parametrize("l1_ratio, expected", [
@@ -69,7 +69,7 @@ def test_elastic_net_penalty_hand_values(l1_ratio, expected):
 
 def test_elastic_net_gradient_hand_values():
   # ∂/∂w [alpha·(ρ|w| + (1−ρ)/2 w²)] = alpha·(ρ sign(w) + (1−ρ) w); alpha = 2, ρ = 0.25.
-  g = jaxreg.penalties.enet_grad(W, 2.0, 0.25)
+  g = jaxreg._leaf.enet_grad(W, 2.0, 0.25)
   chex.assert_trees_all_close(g, 2.0 * (0.25 * jnp.sign(W) + 0.75 * W))
   auto = jax.grad(lambda w: jaxreg.elastic_net_penalty(w, 2.0, 0.25))(W)
   nz = np.asarray(W) != 0

@@ -24,7 +24,7 @@ import jaxreg
 sys.path.insert(0, os.path.dirname(__file__))
 import _sweep_worker as worker  # noqa: E402
 
-sweep_module = importlib.import_module("jaxreg.sweep")   # the module (jaxreg.sweep is also the function)
+sweep_module = importlib.import_module("jaxreg._sweep")
 
 WORKER = os.path.join(os.path.dirname(__file__), "_sweep_worker.py")
 KEY = jax.random.key(7)

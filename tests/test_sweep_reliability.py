@@ -28,7 +28,7 @@ from jaxreg import _trees
 sys.path.insert(0, os.path.dirname(__file__))
 import _sweep_worker as worker  # noqa: E402
 
-sweep_module = importlib.import_module("jaxreg.sweep")
+sweep_module = importlib.import_module("jaxreg._sweep")
 WORKER = os.path.join(os.path.dirname(__file__), "_sweep_worker.py")
 KEY = jax.random.key(7)
 GRID = {"a": [1.0, 2.0, 3.0, 4.0]}
@@ -155,7 +155,7 @@ def test_fingerprint_is_stable_across_processes_sharing_a_directory(tmp_path, mo
 
 
 def test_a_second_sweep_sees_a_rebound_global(monkeypatch):
-  compiled = importlib.import_module("jaxreg.sweep")._COMPILED
+  compiled = importlib.import_module("jaxreg._sweep")._COMPILED
   compiled.clear()
   np.testing.assert_array_equal(run(None, scaled, seeds=1).values["y"][:, 0], GRID["a"])
   np.testing.assert_array_equal(run(None, scaled, seeds=1).values["y"][:, 0], GRID["a"])

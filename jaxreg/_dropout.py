@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 import jax
 import jax.numpy as jnp
 
-from jaxreg import _trees, penalties
+from jaxreg import _leaf, _penalties, _trees
 
 # SELU constants (Klambauer et al. 2017, Eq. 14), and alpha' = -lambda * alpha.
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -61,7 +61,7 @@ def _compute_dtype(x):
   return jnp.promote_types(x.dtype, jnp.float32)
 
 
-_safe_inv, _safe_sqrt = _trees.safe_inv, _trees.safe_sqrt
+_safe_inv, _safe_sqrt = _leaf.safe_inv, _leaf.safe_sqrt
 
 
 def _draw_shape(shape: Sequence[int], broadcast_dims: Sequence[int]) -> tuple[int, ...]:
@@ -378,7 +378,7 @@ def concrete_dropout_regularizer(rate_logit, weights, *, input_dim, weight_regul
   _trees.check("weight_regularizer", weight_regularizer, scalar=True)
   _trees.check("dropout_regularizer", dropout_regularizer, scalar=True)
   logit = _as_float(rate_logit)
-  sum_sq = penalties.l2_penalty(weights, 2.0, mask=mask)  # alpha/2·Σw² with alpha = 2: Σw²
+  sum_sq = _penalties.l2_penalty(weights, 2.0, mask=mask)  # alpha/2·Σw² with alpha = 2: Σw²
   # 1/(1 − rate) = 1 + e^logit = exp(softplus(logit)), with no division by σ(−logit) (which underflows
   # to 0 and made the term silently 0). The double where keeps the gradient finite at sum_sq = 0.
   log_inv_keep = jnp.where(sum_sq > 0, jax.nn.softplus(logit), 0)

@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxreg import _trees, penalties, prox
+from jaxreg import _leaf, _trees
 
 
 class CountState(NamedTuple):
@@ -107,7 +107,7 @@ def add_l2(alpha, *, mask=None) -> optax.GradientTransformation:
     optax's ``add_decayed_weights`` (the same update; jaxreg adds traced/per-leaf alphas).
   """
   _trees.check("alpha", alpha)
-  return _leafwise("add_l2", lambda w, u, alpha: u + penalties.l2_grad(w, alpha),
+  return _leafwise("add_l2", lambda w, u, alpha: u + _leaf.l2_grad(w, alpha),
                    {"alpha": alpha}, mask)
 
 
@@ -125,7 +125,7 @@ def add_l1(alpha, *, mask=None) -> optax.GradientTransformation:
     >>> opt = optax.chain(jaxreg.add_l1(1e-5), optax.sgd(0.1))
   """
   _trees.check("alpha", alpha)
-  return _leafwise("add_l1", lambda w, u, alpha: u + penalties.l1_grad(w, alpha),
+  return _leafwise("add_l1", lambda w, u, alpha: u + _leaf.l1_grad(w, alpha),
                    {"alpha": alpha}, mask)
 
 
@@ -146,7 +146,7 @@ def add_elastic_net(alpha, l1_ratio=0.5, *, mask=None) -> optax.GradientTransfor
   _trees.check("alpha", alpha)
   _trees.check("l1_ratio", l1_ratio, high=1.0)
   return _leafwise("add_elastic_net",
-                   lambda w, u, alpha, l1_ratio: u + penalties.enet_grad(w, alpha, l1_ratio),
+                   lambda w, u, alpha, l1_ratio: u + _leaf.enet_grad(w, alpha, l1_ratio),
                    {"alpha": alpha, "l1_ratio": l1_ratio}, mask)
 
 
@@ -171,7 +171,7 @@ def decoupled_weight_decay(weight_decay, *, mask=None) -> optax.GradientTransfor
   """
   _trees.check("weight_decay", weight_decay)
   return _leafwise("decoupled_weight_decay",
-                   lambda w, u, weight_decay: u - penalties.l2_grad(w, weight_decay),
+                   lambda w, u, weight_decay: u - _leaf.l2_grad(w, weight_decay),
                    {"weight_decay": weight_decay}, mask)
 
 
@@ -206,7 +206,7 @@ def proximal_l1(alpha, learning_rate, *, mask=None) -> optax.GradientTransformat
   """
   _trees.check("alpha", alpha)
   _trees.check("learning_rate", learning_rate)
-  return _proximal("proximal_l1", prox.soft_threshold, {"alpha": alpha}, learning_rate, mask)
+  return _proximal("proximal_l1", _leaf.soft_threshold, {"alpha": alpha}, learning_rate, mask)
 
 
 def proximal_elastic_net(alpha, l1_ratio, learning_rate, *, mask=None) -> optax.GradientTransformation:
@@ -226,7 +226,7 @@ def proximal_elastic_net(alpha, l1_ratio, learning_rate, *, mask=None) -> optax.
   _trees.check("alpha", alpha)
   _trees.check("l1_ratio", l1_ratio, high=1.0)
   _trees.check("learning_rate", learning_rate)
-  return _proximal("proximal_elastic_net", prox.enet_shrink,
+  return _proximal("proximal_elastic_net", _leaf.enet_shrink,
                    {"alpha": alpha, "l1_ratio": l1_ratio}, learning_rate, mask)
 
 
@@ -254,7 +254,7 @@ def proximal_group_lasso(alpha, learning_rate, *, group_axis=-1, mask=None) -> o
   _trees.check("learning_rate", learning_rate)
   group_axis = _trees.check_int("group_axis", group_axis, low=-_trees.MAX_NDIM)
   return _proximal("proximal_group_lasso",
-                   lambda v, t: prox.group_shrink(v, t, group_axis),
+                   lambda v, t: _leaf.group_shrink(v, t, group_axis),
                    {"alpha": alpha}, learning_rate, mask, _trees.per_group(group_axis))
 
 
@@ -279,7 +279,7 @@ def max_norm(max_norm, *, group_axis=-1, mask=None) -> optax.GradientTransformat
   _trees.check("max_norm", max_norm, low_open=True)
   group_axis = _trees.check_int("group_axis", group_axis, low=-_trees.MAX_NDIM)
   return _leafwise("max_norm",
-                   lambda w, u, max_norm: prox.max_norm_project(w + u, max_norm, group_axis) - w,
+                   lambda w, u, max_norm: _leaf.max_norm_project(w + u, max_norm, group_axis) - w,
                    {"max_norm": max_norm}, mask, _trees.per_group(group_axis))
 
 
@@ -327,7 +327,7 @@ def cumulative_l1(alpha, learning_rate, *, mask=None) -> optax.GradientTransform
 
     def zeros(w, shape):   # accumulators in at least float32 (float32 for masked-out non-float leaves)
       floating = jnp.issubdtype(jnp.result_type(w), jnp.floating)
-      return None if w is None else jnp.zeros(shape, _trees.accum_dtype(w) if floating else jnp.float32)
+      return None if w is None else jnp.zeros(shape, _leaf.accum_dtype(w) if floating else jnp.float32)
     return CumulativeL1State(
         count=count if counted else None,  # a step counter only for schedules
         total=treedef.unflatten([zeros(w, s) for w, s in zip(leaves, shapes)]),

@@ -25,35 +25,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from jaxreg import _trees
-
-
-def _l1(w, alpha):
-  # alpha inside the sum: an array alpha (validated to broadcast to w's shape) weights each entry.
-  return jnp.sum(alpha * jnp.abs(w.astype(_trees.accum_dtype(w))))
-
-
-def _l2(w, alpha):
-  return jnp.sum(alpha / 2 * jnp.square(w.astype(_trees.accum_dtype(w))))
-
-
-def _enet(w, alpha, l1_ratio):
-  return _l1(w, alpha * l1_ratio) + _l2(w, alpha * (1 - l1_ratio))
-
-
-def l1_grad(w, alpha):
-  """Subgradient ``alpha·sign(w)`` of ``alpha·Σ|w|`` for one array (0 at w = 0; seed Eq. 7)."""
-  return alpha * jnp.sign(w)
-
-
-def l2_grad(w, alpha):
-  """Gradient ``alpha·w`` of ``alpha/2·Σw²`` for one array (seed Eq. 3)."""
-  return alpha * w
-
-
-def enet_grad(w, alpha, l1_ratio):
-  """(Sub)gradient of the elastic-net term for one array."""
-  return l1_grad(w, alpha * l1_ratio) + l2_grad(w, alpha * (1 - l1_ratio))
+from jaxreg import _leaf, _trees
 
 
 def l2_penalty(params, alpha=1.0, *, mask=None):
@@ -75,7 +47,7 @@ def l2_penalty(params, alpha=1.0, *, mask=None):
     >>> loss = data_loss(params) + jaxreg.l2_penalty(params, 1e-4, mask=jaxreg.masks.weights_only)
   """
   _trees.check("alpha", alpha)
-  return _trees.tree_sum(_l2, params, {"alpha": alpha}, mask=mask)
+  return _trees.tree_sum(_leaf.l2, params, {"alpha": alpha}, mask=mask)
 
 
 def l1_penalty(params, alpha=1.0, *, mask=None):
@@ -97,7 +69,7 @@ def l1_penalty(params, alpha=1.0, *, mask=None):
     Array(1.5, dtype=float32)
   """
   _trees.check("alpha", alpha)
-  return _trees.tree_sum(_l1, params, {"alpha": alpha}, mask=mask)
+  return _trees.tree_sum(_leaf.l1, params, {"alpha": alpha}, mask=mask)
 
 
 def elastic_net_penalty(params, alpha=1.0, l1_ratio=0.5, *, mask=None):
@@ -123,7 +95,7 @@ def elastic_net_penalty(params, alpha=1.0, l1_ratio=0.5, *, mask=None):
   """
   _trees.check("alpha", alpha)
   _trees.check("l1_ratio", l1_ratio, high=1.0)
-  return _trees.tree_sum(_enet, params, {"alpha": alpha, "l1_ratio": l1_ratio}, mask=mask)
+  return _trees.tree_sum(_leaf.enet, params, {"alpha": alpha, "l1_ratio": l1_ratio}, mask=mask)
 
 
 def group_lasso_penalty(params, alpha=1.0, *, group_axis=-1, mask=None):
@@ -155,7 +127,7 @@ def group_lasso_penalty(params, alpha=1.0, *, group_axis=-1, mask=None):
   group_axis = _trees.check_int("group_axis", group_axis, low=-_trees.MAX_NDIM)
 
   def leaf(w, alpha):
-    norm, size = _trees.group_norm(w, group_axis)
+    norm, size = _leaf.group_norm(w, group_axis)
     return size**0.5 * jnp.sum(alpha * norm)
 
   return _trees.tree_sum(leaf, params, {"alpha": alpha}, mask=mask, hparam_shape=_trees.per_group(group_axis))

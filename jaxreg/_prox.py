@@ -23,37 +23,7 @@ References:
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-
-from jaxreg import _trees
-
-
-def soft_threshold(w, threshold):
-  """Elementwise ``sign(w)·max(|w| − threshold, 0)`` on one array: the prox of ``threshold·|w|``."""
-  return jnp.sign(w) * jnp.maximum(jnp.abs(w) - threshold, 0)
-
-
-def enet_shrink(w, threshold, l1_ratio):
-  """``S(w, t·l1_ratio) / (1 + t·(1 − l1_ratio))`` with ``t = threshold``, on one array: the elastic-net prox."""
-  return soft_threshold(w, threshold * l1_ratio) / (1 + threshold * (1 - l1_ratio))
-
-
-def _group_scale(w, factor_fn, group_axis, at_zero):
-  # ``at_zero``: the factor for a group whose computed norm is 0 (all zeros, or so small that its
-  # squared norm underflows): 0 for shrinkage, 1 for the projection (such a group is inside the ball).
-  norm, size = _trees.group_norm(w, group_axis)
-  safe = jnp.where(norm > 0, norm, 1.0)  # factor_fn divides by the norm: keep it finite at 0
-  return w * jnp.where(norm > 0, factor_fn(safe, size), at_zero).astype(w.dtype)
-
-
-def group_shrink(w, t, group_axis=-1):
-  """Block soft-thresholding of one array (groups = indices along ``group_axis``)."""
-  return _group_scale(w, lambda norm, size: jnp.maximum(0.0, 1 - t * size**0.5 / norm), group_axis, 0.0)
-
-
-def max_norm_project(w, c, group_axis=-1):
-  """Rescales each group of one array with ``‖w_g‖ > c`` onto the sphere of radius ``c``."""
-  return _group_scale(w, lambda norm, size: jnp.minimum(1.0, c / norm), group_axis, 1.0)
+from jaxreg import _leaf, _trees
 
 
 def prox_l1(params, threshold, *, mask=None):
@@ -79,7 +49,7 @@ def prox_l1(params, threshold, *, mask=None):
     Donoho, *De-noising by soft-thresholding*, IEEE Trans. Inf. Theory 1995.
   """
   _trees.check("threshold", threshold)
-  return _trees.tree_map(soft_threshold, params, {"threshold": threshold}, mask=mask)
+  return _trees.tree_map(_leaf.soft_threshold, params, {"threshold": threshold}, mask=mask)
 
 
 def prox_l2(params, threshold, *, mask=None):
@@ -124,7 +94,7 @@ def prox_elastic_net(params, threshold, l1_ratio=0.5, *, mask=None):
   """
   _trees.check("threshold", threshold)
   _trees.check("l1_ratio", l1_ratio, high=1.0)
-  return _trees.tree_map(enet_shrink, params, {"threshold": threshold, "l1_ratio": l1_ratio}, mask=mask)
+  return _trees.tree_map(_leaf.enet_shrink, params, {"threshold": threshold, "l1_ratio": l1_ratio}, mask=mask)
 
 
 def prox_group_lasso(params, threshold, *, group_axis=-1, mask=None):
@@ -153,7 +123,7 @@ def prox_group_lasso(params, threshold, *, group_axis=-1, mask=None):
   """
   _trees.check("threshold", threshold)
   group_axis = _trees.check_int("group_axis", group_axis, low=-_trees.MAX_NDIM)
-  return _trees.tree_map(lambda w, threshold: group_shrink(w, threshold, group_axis),
+  return _trees.tree_map(lambda w, threshold: _leaf.group_shrink(w, threshold, group_axis),
                          params, {"threshold": threshold}, mask=mask, hparam_shape=_trees.per_group(group_axis))
 
 
@@ -183,5 +153,5 @@ def project_max_norm(params, max_norm, *, group_axis=-1, mask=None):
   """
   _trees.check("max_norm", max_norm, low_open=True)
   group_axis = _trees.check_int("group_axis", group_axis, low=-_trees.MAX_NDIM)
-  return _trees.tree_map(lambda w, max_norm: max_norm_project(w, max_norm, group_axis),
+  return _trees.tree_map(lambda w, max_norm: _leaf.max_norm_project(w, max_norm, group_axis),
                          params, {"max_norm": max_norm}, mask=mask, hparam_shape=_trees.per_group(group_axis))
