@@ -1,7 +1,7 @@
 """Dropout and its variants as pure functions of a PRNG key.
 
 Convention (kept by every function here): ``rate`` is the probability that a
-unit is **dropped** — the seed's P, and what Keras, PyTorch and flax call
+unit is **dropped** — Oppermann's P, and what Keras, PyTorch and flax call
 ``rate``/``p``. Srivastava et al. (2014) write the *keep* probability
 ``p = 1 − rate``; their formulas are quoted with that ``p``.
 

@@ -94,12 +94,12 @@ def enet(w, alpha, l1_ratio):
 
 
 def l1_grad(w, alpha):
-  """Subgradient ``alpha·sign(w)`` of ``alpha·Σ|w|`` for one array (0 at w = 0; seed Eq. 7)."""
+  """Subgradient ``alpha·sign(w)`` of ``alpha·Σ|w|`` for one array (0 at w = 0; Oppermann Eq. 7)."""
   return alpha * jnp.sign(w)
 
 
 def l2_grad(w, alpha):
-  """Gradient ``alpha·w`` of ``alpha/2·Σw²`` for one array (seed Eq. 3)."""
+  """Gradient ``alpha·w`` of ``alpha/2·Σw²`` for one array (Oppermann Eq. 3)."""
   return alpha * w
 
 

@@ -1,9 +1,10 @@
 """Penalty terms: ``params -> scalar``, and their (sub)gradients.
 
-Conventions (the seed article's, kept everywhere in jaxreg):
+Conventions (those of A. Oppermann, *Regularization in Deep Learning — L1, L2, and
+Dropout*, the guide jaxreg grows out of; kept everywhere in jaxreg):
 
-* L2 adds ``alpha/2 · Σ w²`` to the loss (gradient ``alpha·w``; seed Eq. 1-3).
-* L1 adds ``alpha · Σ |w|`` (subgradient ``alpha·sign(w)``, 0 at 0; seed Eq. 5-7).
+* L2 adds ``alpha/2 · Σ w²`` to the loss (gradient ``alpha·w``; Oppermann Eq. 1-3).
+* L1 adds ``alpha · Σ |w|`` (subgradient ``alpha·sign(w)``, 0 at 0; Oppermann Eq. 5-7).
 * Elastic net adds ``alpha·(l1_ratio·Σ|w| + (1 − l1_ratio)/2·Σ w²)``
   (scikit-learn / glmnet).
 * Group lasso adds ``alpha · Σ_g √|g|·‖w_g‖₂`` (Yuan & Lin 2006).
@@ -29,7 +30,7 @@ from jaxreg import _leaf, _trees
 
 
 def l2_penalty(params, alpha=1.0, *, mask=None):
-  r"""``alpha/2 · Σ w²`` over all (unmasked) leaves — the seed's Eq. 1-2, with its ½.
+  r"""``alpha/2 · Σ w²`` over all (unmasked) leaves — Oppermann Eq. 1-2, with its ½.
 
   .. math:: \Omega(W) = \frac{\alpha}{2}\|W\|_2^2,\qquad \nabla\Omega = \alpha W
 
@@ -51,7 +52,7 @@ def l2_penalty(params, alpha=1.0, *, mask=None):
 
 
 def l1_penalty(params, alpha=1.0, *, mask=None):
-  r"""``alpha · Σ |w|`` over all (unmasked) leaves — the seed's Eq. 5-6 (lasso).
+  r"""``alpha · Σ |w|`` over all (unmasked) leaves — Oppermann Eq. 5-6 (lasso).
 
   .. math:: \Omega(W) = \alpha\|W\|_1,\qquad \partial\Omega \ni \alpha\,\mathrm{sign}(W)
 
@@ -103,7 +104,7 @@ def group_lasso_penalty(params, alpha=1.0, *, group_axis=-1, mask=None):
 
   For a Dense kernel of shape ``(in, out)`` and ``group_axis=-1`` a group is the
   incoming weights of one output neuron, so the penalty switches whole neurons
-  off (the seed's "hidden neurons become neglectable"). ``|g|`` is the number
+  off (Oppermann's "hidden neurons become neglectable"). ``|g|`` is the number
   of weights in a group. The gradient at a zero group is 0 (not NaN).
 
   Args:

@@ -55,7 +55,7 @@ def prox_l1(params, threshold, *, mask=None):
 def prox_l2(params, threshold, *, mask=None):
   r"""Ridge shrinkage ``w / (1 + t)``, the proximal operator of ``t·½‖w‖²``.
 
-  Never produces zeros (it only scales towards 0): the seed's "L2 encourages the
+  Never produces zeros (it only scales towards 0): Oppermann's "L2 encourages the
   weights towards zero, but not exactly zero".
 
   Args:
@@ -127,8 +127,8 @@ def prox_group_lasso(params, threshold, *, group_axis=-1, mask=None):
                          params, {"threshold": threshold}, mask=mask, hparam_shape=_trees.per_group(group_axis))
 
 
-def project_max_norm(params, max_norm, *, group_axis=-1, mask=None):
-  r"""Projects every group onto the ball ``‖w_g‖₂ ≤ max_norm``.
+def project_max_norm(params, max_value, *, group_axis=-1, mask=None):
+  r"""Projects every group onto the ball ``‖w_g‖₂ ≤ max_value``.
 
   .. math:: w_g \mapsto w_g \min\bigl(1,\ c / \|w_g\|_2\bigr)
 
@@ -138,7 +138,7 @@ def project_max_norm(params, max_norm, *, group_axis=-1, mask=None):
 
   Args:
     params: pytree of arrays.
-    max_norm: the radius ``c > 0``; float, jax scalar or per-leaf pytree.
+    max_value: the radius ``c > 0``; float, jax scalar or per-leaf pytree.
     group_axis: the axis that indexes groups (an int; negative counts from the end).
     mask: optional bool pytree or callable.
 
@@ -151,7 +151,7 @@ def project_max_norm(params, max_norm, *, group_axis=-1, mask=None):
     Srivastava et al., *Dropout: A Simple Way to Prevent Neural Networks from
     Overfitting*, JMLR 15, 2014, §5.1.
   """
-  _trees.check("max_norm", max_norm, low_open=True)
+  _trees.check("max_value", max_value, low_open=True)
   group_axis = _trees.check_int("group_axis", group_axis, low=-_trees.MAX_NDIM)
-  return _trees.tree_map(lambda w, max_norm: _leaf.max_norm_project(w, max_norm, group_axis),
-                         params, {"max_norm": max_norm}, mask=mask, hparam_shape=_trees.per_group(group_axis))
+  return _trees.tree_map(lambda w, max_value: _leaf.max_norm_project(w, max_value, group_axis),
+                         params, {"max_value": max_value}, mask=mask, hparam_shape=_trees.per_group(group_axis))

@@ -87,8 +87,8 @@ def _leafwise(name: str, leaf_fn, hparams: dict, mask, hparam_shape=None) -> opt
 def add_l2(alpha, *, mask=None) -> optax.GradientTransformation:
   r"""Coupled L2: ``u ← u + alpha·w``. Chain it **before** the optimizer.
 
-  Adds the gradient of ``alpha/2·‖w‖²`` (seed Eq. 2-3). With plain SGD of
-  learning rate ε this is the seed's Eq. 4, ``W ← (1 − εα)W − ε∇L``; with Adam
+  Adds the gradient of ``alpha/2·‖w‖²`` (Oppermann Eq. 2-3). With plain SGD of
+  learning rate ε this is Oppermann Eq. 4, ``W ← (1 − εα)W − ε∇L``; with Adam
   it is *not* weight decay (the penalty's gradient is rescaled by Adam's
   preconditioner — see :func:`decoupled_weight_decay`).
 
@@ -112,7 +112,7 @@ def add_l2(alpha, *, mask=None) -> optax.GradientTransformation:
 
 
 def add_l1(alpha, *, mask=None) -> optax.GradientTransformation:
-  r"""Coupled L1: ``u ← u + alpha·sign(w)`` (seed Eq. 7). Chain it **before** the optimizer.
+  r"""Coupled L1: ``u ← u + alpha·sign(w)`` (Oppermann Eq. 7). Chain it **before** the optimizer.
 
   A subgradient method: weights oscillate around 0 and are almost never exactly
   0. For exact zeros use :func:`proximal_l1` or :func:`cumulative_l1`.
@@ -150,29 +150,42 @@ def add_elastic_net(alpha, l1_ratio=0.5, *, mask=None) -> optax.GradientTransfor
                    {"alpha": alpha, "l1_ratio": l1_ratio}, mask)
 
 
-def decoupled_weight_decay(weight_decay, *, mask=None) -> optax.GradientTransformation:
-  r"""Decoupled weight decay: ``u ← u − weight_decay·w``. Chain it **after** the optimizer.
+def decoupled_weight_decay(weight_decay, learning_rate=1.0, *, mask=None) -> optax.GradientTransformation:
+  r"""Decoupled weight decay: ``u ← u − learning_rate·weight_decay·w``. Chain it **after** the optimizer.
 
-  The step is already scaled by the learning rate, so ``weight_decay`` here is
-  the per-step shrink factor: ``optax.chain(optax.adam(lr),
-  jaxreg.decoupled_weight_decay(lr * wd))`` is ``optax.adamw(lr, weight_decay=wd)``
-  (and PyTorch's ``AdamW(lr, weight_decay=wd)``). Pass a schedule to follow a
-  learning-rate schedule (``lambda t: sched(t) * wd``).
+  .. math:: w_{t+1} = w_t + u_t - \eta_t\,\lambda\,w_t
+
+  where ``u_t`` is the optimizer's step (already scaled by its learning rate),
+  ``λ = weight_decay`` and ``η_t = learning_rate`` (a float, jax scalar or
+  schedule). Every transform that needs the step size takes it the same way,
+  as ``learning_rate`` (see :func:`proximal_l1`):
+
+  * ``learning_rate=lr`` (the optimizer's, or its schedule) is PyTorch's
+    ``AdamW(lr, weight_decay=wd)`` and ``optax.adamw(lr, weight_decay=wd)``:
+    ``optax.chain(optax.adam(lr), jaxreg.decoupled_weight_decay(wd, lr))``.
+  * ``learning_rate=1`` (the default) is Loshchilov & Hutter's fully decoupled
+    form, where ``weight_decay`` is the per-step shrink factor itself.
 
   Args:
-    weight_decay: ``≥ 0``: float, jax scalar/tracer, per-leaf pytree or schedule.
+    weight_decay: ``λ ≥ 0``: float, jax scalar/tracer, per-leaf pytree or schedule.
+    learning_rate: ``η ≥ 0`` multiplying ``weight_decay``, the same kinds (default 1).
     mask: optional bool pytree or callable.
 
+  Returns:
+    An ``optax.GradientTransformation``.
+
   Example:
-    >>> opt = optax.chain(optax.adam(1e-3), jaxreg.decoupled_weight_decay(1e-3 * 1e-2))
+    >>> opt = optax.chain(optax.adam(1e-3), jaxreg.decoupled_weight_decay(1e-2, learning_rate=1e-3))
 
   References:
     Loshchilov & Hutter, *Decoupled Weight Decay Regularization*, ICLR 2019.
+    PyTorch ``torch.optim.AdamW``; optax ``adamw`` (the same update).
   """
   _trees.check("weight_decay", weight_decay)
+  _trees.check("learning_rate", learning_rate)
   return _leafwise("decoupled_weight_decay",
-                   lambda w, u, weight_decay: u - _leaf.l2_grad(w, weight_decay),
-                   {"weight_decay": weight_decay}, mask)
+                   lambda w, u, weight_decay, learning_rate: u - _leaf.l2_grad(w, learning_rate * weight_decay),
+                   {"weight_decay": weight_decay, "learning_rate": learning_rate}, mask)
 
 
 def _proximal(name, prox_leaf, hparams, learning_rate, mask, hparam_shape=None):
@@ -189,7 +202,7 @@ def proximal_l1(alpha, learning_rate, *, mask=None) -> optax.GradientTransformat
 
   The step ``u`` comes from any optimizer (already multiplied by its learning
   rate); this transform replaces it with ``prox_l1(w + u, learning_rate·alpha) − w``.
-  Weights with ``|w + u| ≤ lr·alpha`` become exactly 0 — the seed's "L1 forces
+  Weights with ``|w + u| ≤ lr·alpha`` become exactly 0 — Oppermann's "L1 forces
   the weights to zero", which the subgradient :func:`add_l1` does not achieve.
   Pass the optimizer's learning rate (or schedule) as ``learning_rate``.
 
@@ -258,15 +271,15 @@ def proximal_group_lasso(alpha, learning_rate, *, group_axis=-1, mask=None) -> o
                    {"alpha": alpha}, learning_rate, mask, _trees.per_group(group_axis))
 
 
-def max_norm(max_norm, *, group_axis=-1, mask=None) -> optax.GradientTransformation:
-  r"""Max-norm constraint: projects ``w + u`` onto ``‖w_g‖₂ ≤ max_norm``. Chain it **last**.
+def max_norm(max_value, *, group_axis=-1, mask=None) -> optax.GradientTransformation:
+  r"""Max-norm constraint: projects ``w + u`` onto ``‖w_g‖₂ ≤ max_value``. Chain it **last**.
 
   Each group (index along ``group_axis``; default the incoming weights of one
   output unit) is rescaled onto the ball when the step leaves it (Srivastava et
-  al. 2014 §5.1, typical ``max_norm`` 3-4, used with dropout).
+  al. 2014 §5.1, typical ``max_value`` 3-4; Keras ``constraints.MaxNorm(max_value)``, used with dropout).
 
   Args:
-    max_norm: radius ``> 0``: float, jax scalar/tracer, per-leaf pytree or schedule.
+    max_value: the radius ``c``,  ``> 0``: float, jax scalar/tracer, per-leaf pytree or schedule.
     group_axis: the axis that indexes groups (an int; negative counts from the end).
     mask: optional bool pytree or callable (usually :func:`jaxreg.masks.weights_only`).
 
@@ -276,11 +289,11 @@ def max_norm(max_norm, *, group_axis=-1, mask=None) -> optax.GradientTransformat
   References:
     Srebro & Shraibman, COLT 2005; Srivastava et al., JMLR 15, 2014.
   """
-  _trees.check("max_norm", max_norm, low_open=True)
+  _trees.check("max_value", max_value, low_open=True)
   group_axis = _trees.check_int("group_axis", group_axis, low=-_trees.MAX_NDIM)
   return _leafwise("max_norm",
-                   lambda w, u, max_norm: _leaf.max_norm_project(w + u, max_norm, group_axis) - w,
-                   {"max_norm": max_norm}, mask, _trees.per_group(group_axis))
+                   lambda w, u, max_value: _leaf.max_norm_project(w + u, max_value, group_axis) - w,
+                   {"max_value": max_value}, mask, _trees.per_group(group_axis))
 
 
 def cumulative_l1(alpha, learning_rate, *, mask=None) -> optax.GradientTransformation:

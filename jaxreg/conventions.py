@@ -7,20 +7,21 @@ Other libraries write the same objectives with other constants. Each helper
 returns the jaxreg value that gives *the same gradient* (hence the same
 training trajectory / the same minimizer):
 
-==============================================  =====================================  ==================================
-their setting                                   their penalty or update                jaxreg
-==============================================  =====================================  ==================================
-Keras ``regularizers.L2(l2)``                   ``+ l2·Σw²`` (no ½; gradient 2·l2·w)    ``add_l2(from_keras_l2(l2))`` = ``2·l2``
-Keras ``regularizers.L1(l1)``                   ``+ l1·Σ|w|``                          ``add_l1(l1)``
-PyTorch ``SGD/Adam(weight_decay=wd)``           ``g ← g + wd·w`` (coupled)             ``add_l2(wd)`` before the optimizer
-PyTorch ``AdamW(lr, weight_decay=wd)``          ``w ← w − lr·wd·w`` (decoupled)         ``decoupled_weight_decay(lr·wd)`` after adam
-scikit-learn ``Lasso(alpha)``                   ``1/(2n)‖y−Xw‖² + alpha‖w‖₁``           same alpha, data term ``1/(2n)‖r‖²``
-scikit-learn ``ElasticNet(alpha, l1_ratio)``    as our elastic net, data ``1/(2n)‖r‖²`` same alpha and l1_ratio
-scikit-learn ``Ridge(alpha)``                   ``‖y−Xw‖² + alpha‖w‖²``                ``alpha / n`` with data ``1/(2n)‖r‖²``
-scikit-learn ``LogisticRegression(C)``          ``C·Σ logloss + penalty``              ``1 / (C·n)`` with the *mean* log-loss
-glmnet ``glmnet(lambda, alpha)``                ``1/(2n)RSS + λ((1−α)/2‖β‖² + α‖β‖₁)``  alpha = λ, l1_ratio = glmnet's α
-the seed article                                ``α/2‖W‖²`` and ``α‖W‖₁``               the same α
-==============================================  =====================================  ==================================
+==============================================  =========================================  ===============================================
+their setting                                   their penalty or update                    jaxreg
+==============================================  =========================================  ===============================================
+Keras ``regularizers.L2(l2)``                   ``+ l2·Σw²`` (no ½; gradient 2·l2·w)       ``add_l2(from_keras_l2(l2))`` = ``2·l2``
+Keras ``regularizers.L1(l1)``                   ``+ l1·Σ|w|``                              ``add_l1(l1)``
+Keras ``constraints.MaxNorm(max_value)``        ``‖w_g‖ ≤ max_value``                      ``max_norm(max_value)``
+PyTorch ``SGD/Adam(weight_decay=wd)``           ``g ← g + wd·w`` (coupled)                 ``add_l2(wd)`` before the optimizer
+PyTorch ``AdamW(lr, weight_decay=wd)``          ``w ← w − lr·wd·w`` (decoupled)            ``decoupled_weight_decay(wd, lr)`` after adam
+scikit-learn ``Lasso(alpha)``                   ``1/(2n)‖y−Xw‖² + alpha‖w‖₁``              same alpha, data term ``1/(2n)‖r‖²``
+scikit-learn ``ElasticNet(alpha, l1_ratio)``    as our elastic net, data ``1/(2n)‖r‖²``    same alpha and l1_ratio
+scikit-learn ``Ridge(alpha)``                   ``‖y−Xw‖² + alpha‖w‖²``                    ``alpha / n`` with data ``1/(2n)‖r‖²``
+scikit-learn ``LogisticRegression(C)``          ``C·Σ logloss + penalty``                  ``1 / (C·n)`` with the *mean* log-loss
+glmnet ``glmnet(lambda, alpha)``                ``1/(2n)RSS + λ((1−α)/2‖β‖² + α‖β‖₁)``     alpha = λ, l1_ratio = glmnet's α
+Oppermann's guide (jaxreg's source)             ``α/2‖W‖²`` and ``α‖W‖₁``                  the same α
+==============================================  =========================================  ===============================================
 
 The scikit-learn and glmnet rows assume the data term they use (half mean
 squared error, or mean log-loss); with a plain mean squared error ``1/n‖r‖²``
@@ -87,9 +88,11 @@ def from_torch_weight_decay(weight_decay):
 def from_torch_adamw(lr, weight_decay):
   """PyTorch ``AdamW(lr, weight_decay)`` (and ``optax.adamw``) shrinks ``w`` by ``lr·weight_decay`` per step.
 
-  Returns the argument of :func:`jaxreg.decoupled_weight_decay` to chain after ``adam(lr)``.
+  Returns ``(weight_decay, learning_rate)``, the arguments of
+  :func:`jaxreg.decoupled_weight_decay` to chain after ``adam(lr)``:
+  ``jaxreg.decoupled_weight_decay(*from_torch_adamw(lr, wd))``.
   """
-  return _value("lr", lr) * _value("weight_decay", weight_decay)
+  return _value("weight_decay", weight_decay), _value("lr", lr)
 
 
 def from_sklearn_ridge(alpha, n_samples):

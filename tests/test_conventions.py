@@ -116,7 +116,7 @@ def test_torch_adam_weight_decay_is_coupled_l2_before_adam():
 def test_torch_adamw_is_decoupled_weight_decay_after_adam():
   lr, wd, steps = 0.01, 0.5, 30
   ref = _torch_adam(lr, wd, steps, decoupled=True)
-  ours = _run(optax.chain(optax.adam(lr), jaxreg.decoupled_weight_decay(conventions.from_torch_adamw(lr, wd))), steps)
+  ours = _run(optax.chain(optax.adam(lr), jaxreg.decoupled_weight_decay(*conventions.from_torch_adamw(lr, wd))), steps)
   np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6)
   np.testing.assert_allclose(_run(optax.adamw(lr, weight_decay=wd), steps), ref, rtol=1e-5, atol=1e-6)
   # AdamW is not Adam(weight_decay): the two PyTorch references differ, so the checks above can fail.
@@ -245,7 +245,7 @@ def test_helpers_values():
   assert conventions.from_keras_l2(0.01) == 0.02
   assert conventions.from_keras_l1(0.01) == 0.01
   assert conventions.from_torch_weight_decay(1e-4) == 1e-4
-  np.testing.assert_allclose(conventions.from_torch_adamw(1e-3, 1e-2), 1e-5)
+  np.testing.assert_allclose(conventions.from_torch_adamw(1e-3, 1e-2), (1e-2, 1e-3))
   assert conventions.from_sklearn_ridge(10.0, 100) == 0.1
   assert conventions.from_sklearn_elastic_net(0.1) == (0.1, 1.0)
   assert conventions.from_sklearn_logistic_C(2.0, 50) == 0.01
@@ -283,7 +283,7 @@ def test_helpers_convert_lists_and_never_do_sequence_arithmetic():
   # `2 * [1, 2]` is [1, 2, 1, 2] in Python: lists and tuples become numpy arrays first.
   np.testing.assert_array_equal(conventions.from_keras_l2([1.0, 2.0]), [2.0, 4.0])
   np.testing.assert_array_equal(conventions.from_keras_l2((0.5,)), [1.0])
-  np.testing.assert_allclose(conventions.from_torch_adamw([1e-3, 1e-2], 0.1), [1e-4, 1e-3])
+  np.testing.assert_allclose(conventions.from_torch_adamw([1e-3, 1e-2], 0.1)[1], [1e-3, 1e-2])
   np.testing.assert_allclose(conventions.from_sklearn_ridge([1.0, 2.0], 4), [0.25, 0.5])
   alpha, l1_ratio = conventions.from_glmnet([0.1, 0.2], (0.5, 1.0))
   assert isinstance(alpha, np.ndarray) and isinstance(l1_ratio, np.ndarray)

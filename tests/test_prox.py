@@ -200,7 +200,7 @@ def test_negative_nan_or_inf_threshold_raises(name, op, bad):
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf"), {"kernel": 1.0, "bias": 0.0, "frozen": 1.0}])
 def test_max_norm_not_positive_raises(bad):
-  with pytest.raises(ValueError, match=r"^max_norm(\[.*\])? must be a finite number > 0, got"):
+  with pytest.raises(ValueError, match=r"^max_value(\[.*\])? must be a finite number > 0, got"):
     jaxreg.project_max_norm(PARAMS, bad)
 
 
@@ -213,10 +213,10 @@ def test_l1_ratio_outside_unit_interval_raises(bad):
 @pytest.mark.parametrize("name, op", OPS)
 def test_threshold_that_would_change_a_leaf_shape_is_refused(name, op):
   # A (2, 2) threshold silently turned the (2,) bias into (2, 2); now refused, also when traced.
-  with pytest.raises(ValueError, match=r"^(threshold|max_norm) has shape \(2, 2\), which does not broadcast to params "
+  with pytest.raises(ValueError, match=r"^(threshold|max_value) has shape \(2, 2\), which does not broadcast to params "
                                        r"leaf 'bias' of shape \(2,\)"):
     op(PARAMS, jnp.ones((2, 2)))
-  with pytest.raises(ValueError, match=r"^(threshold|max_norm) has shape \(3,\)"):
+  with pytest.raises(ValueError, match=r"^(threshold|max_value) has shape \(3,\)"):
     jax.jit(lambda t: op(PARAMS, t))(jnp.ones(3))
 
 
@@ -267,7 +267,7 @@ def test_group_ops_on_huge_weights_do_not_overflow(dtype):
     ("prox_elastic_net", "threshold", lambda bad: jaxreg.prox_elastic_net(PARAMS, bad, 0.5)),
     ("prox_elastic_net", "l1_ratio", lambda bad: jaxreg.prox_elastic_net(PARAMS, 1.0, bad)),
     ("prox_group_lasso", "threshold", lambda bad: jaxreg.prox_group_lasso(PARAMS, bad)),
-    ("project_max_norm", "max_norm", lambda bad: jaxreg.project_max_norm(PARAMS, bad)),
+    ("project_max_norm", "max_value", lambda bad: jaxreg.project_max_norm(PARAMS, bad)),
 ])
 def test_mismatched_per_leaf_value_raises_naming_the_argument(name, arg, call):
   with pytest.raises(ValueError, match=rf"^{arg} is a pytree whose structure .* does not match"):

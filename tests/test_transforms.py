@@ -106,7 +106,7 @@ class SeedEq4Test(chex.TestCase):
 def test_coupled_l2_equals_decoupled_decay_for_sgd_but_not_for_adam():
   alpha = 0.5
   coupled = scan_train(optax.chain(jaxreg.add_l2(alpha), optax.sgd(LR)), loss, P0, 50)
-  decoupled = scan_train(optax.chain(optax.sgd(LR), jaxreg.decoupled_weight_decay(LR * alpha)), loss, P0, 50)
+  decoupled = scan_train(optax.chain(optax.sgd(LR), jaxreg.decoupled_weight_decay(alpha, LR)), loss, P0, 50)
   chex.assert_trees_all_close(coupled, decoupled, rtol=1e-5, atol=1e-6)
   # Adam rescales the penalty's gradient by its preconditioner: L2 is not weight decay there
   # (Loshchilov & Hutter 2019). The gap is O(1e-1), five orders above float error.
@@ -123,8 +123,16 @@ def test_adam_then_decoupled_weight_decay_equals_optax_adamw(mask):
   # ~1e-8 absolute but not bitwise. rtol 1e-5 / atol 1e-6 leaves a 100x margin and still catches any
   # wrong placement (e.g. decay without lr, or decay before adam: differences ≥ 1e-3).
   lr, wd = 1e-2, 0.1
-  ours = scan_train(optax.chain(optax.adam(lr), jaxreg.decoupled_weight_decay(lr * wd, mask=mask)), loss, P0, 1000)
+  ours = scan_train(optax.chain(optax.adam(lr), jaxreg.decoupled_weight_decay(wd, lr, mask=mask)), loss, P0, 1000)
   ref = scan_train(optax.adamw(lr, weight_decay=wd, mask=mask), loss, P0, 1000)
+  chex.assert_trees_all_close(ours, ref, rtol=1e-5, atol=1e-6)
+  # The fully decoupled form (learning_rate=1, Loshchilov & Hutter) with the pre-multiplied factor is the same.
+  fully = scan_train(optax.chain(optax.adam(lr), jaxreg.decoupled_weight_decay(lr * wd, mask=mask)), loss, P0, 1000)
+  chex.assert_trees_all_close(fully, ref, rtol=1e-5, atol=1e-6)
+  # A learning-rate schedule is followed step by step, as optax.adamw does with the same schedule.
+  sched = optax.linear_schedule(lr, lr / 10, 1000)
+  ours = scan_train(optax.chain(optax.adam(sched), jaxreg.decoupled_weight_decay(wd, sched, mask=mask)), loss, P0, 1000)
+  ref = scan_train(optax.adamw(sched, weight_decay=wd, mask=mask), loss, P0, 1000)
   chex.assert_trees_all_close(ours, ref, rtol=1e-5, atol=1e-6)
   plain = scan_train(optax.adam(lr), loss, P0, 1000)
   assert float(jnp.max(jnp.abs(plain["w"] - ref["w"]))) > 1e-3  # the decay matters: the check can fail
@@ -423,7 +431,8 @@ BAD = [
     ("proximal_group_lasso", "learning_rate", lambda v: jaxreg.proximal_group_lasso(0.1, v)),
     ("cumulative_l1", "alpha", lambda v: jaxreg.cumulative_l1(v, 0.1)),
     ("cumulative_l1", "learning_rate", lambda v: jaxreg.cumulative_l1(0.1, v)),
-    ("max_norm", "max_norm", lambda v: jaxreg.max_norm(v)),
+    ("max_norm", "max_value", lambda v: jaxreg.max_norm(v)),
+    ("decoupled_weight_decay", "learning_rate", lambda v: jaxreg.decoupled_weight_decay(0.1, v)),
 ]
 
 
@@ -445,7 +454,7 @@ def test_l1_ratio_above_one_raises(name, arg, make, bad):
 
 @pytest.mark.parametrize("bad", [0.0, jnp.array(0.0), {"w": 1.0, "b": 0.0}])
 def test_max_norm_not_positive_raises(bad):
-  with pytest.raises(ValueError, match=r"^max_norm(\[.*\])? must be a finite number > 0"):
+  with pytest.raises(ValueError, match=r"^max_value(\[.*\])? must be a finite number > 0"):
     jaxreg.max_norm(bad)
 
 
