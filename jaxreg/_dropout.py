@@ -38,10 +38,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+import chex
 import jax
 import jax.numpy as jnp
 
 from jaxreg import _leaf, _penalties, _trees
+from jaxreg._typing import HParam, Mask, Params, PRNGKey, Scalar
 
 # SELU constants (Klambauer et al. 2017, Eq. 14), and alpha' = -lambda * alpha.
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -53,6 +55,13 @@ def _as_float(value):
   """``value`` as an array of at least float32 (for mask comparisons and the concrete regularizer)."""
   # result_type keeps weak types weak: a Python float stays float32 even with jax_enable_x64.
   return jnp.asarray(value, jnp.result_type(value, jnp.float32))
+
+
+def _require_key(key) -> PRNGKey:
+  """``key`` when it is a PRNG key; a ``ValueError`` otherwise (``None`` is allowed only when deterministic)."""
+  if key is None:
+    raise ValueError("key is None, but a PRNG key (jax.random.key(0)) is needed unless deterministic=True.")
+  return key
 
 
 def _compute_dtype(x):
@@ -85,7 +94,7 @@ def _keep(key, shape, rate, broadcast_dims):
   return u >= _as_float(rate)
 
 
-def dropout_mask(key, shape, rate, *, broadcast_dims=()):
+def dropout_mask(key: PRNGKey, shape: Sequence[int], rate: Scalar, *, broadcast_dims: Sequence[int] = ()) -> jax.Array:
   r"""A boolean keep-mask: ``True`` = kept, with ``P(True) = 1 − rate``.
 
   Each entry is an independent Bernoulli(``1 − rate``) draw, except along
@@ -115,7 +124,8 @@ def dropout_mask(key, shape, rate, *, broadcast_dims=()):
   return jnp.broadcast_to(_keep(key, shape, rate, broadcast_dims), shape)
 
 
-def dropout(key, x, rate, *, broadcast_dims=(), deterministic=False):
+def dropout(key: PRNGKey | None, x: jax.Array, rate: Scalar, *, broadcast_dims: Sequence[int] = (),
+            deterministic: bool = False) -> jax.Array:
   r"""Inverted dropout: zero each unit with probability ``rate``, scale the rest by ``1/(1 − rate)``.
 
   .. math:: y = \frac{r \odot x}{1 - \mathrm{rate}},\quad r_i \sim \mathrm{Bernoulli}(1 - \mathrm{rate}),
@@ -147,6 +157,7 @@ def dropout(key, x, rate, *, broadcast_dims=(), deterministic=False):
   _trees.check_ints("broadcast_dims", broadcast_dims)
   if deterministic:
     return x
+  key = _require_key(key)
   x = jnp.asarray(x)
   dt = _compute_dtype(x)
   scale = _safe_inv(1 - jnp.asarray(rate, dt))
@@ -154,7 +165,8 @@ def dropout(key, x, rate, *, broadcast_dims=(), deterministic=False):
   return jnp.where(keep, x.astype(dt) * scale, 0).astype(x.dtype)
 
 
-def gaussian_dropout(key, x, rate, *, broadcast_dims=(), deterministic=False):
+def gaussian_dropout(key: PRNGKey | None, x: jax.Array, rate: Scalar, *, broadcast_dims: Sequence[int] = (),
+                     deterministic: bool = False) -> jax.Array:
   r"""Multiplicative Gaussian noise with the mean and variance of inverted dropout.
 
   .. math:: y = x \odot (1 + \sigma\varepsilon),\quad \varepsilon \sim N(0, 1),\quad
@@ -184,6 +196,7 @@ def gaussian_dropout(key, x, rate, *, broadcast_dims=(), deterministic=False):
   _trees.check_ints("broadcast_dims", broadcast_dims)
   if deterministic:
     return x
+  key = _require_key(key)
   x = jnp.asarray(x)
   dt = _compute_dtype(x)
   rate_f = jnp.asarray(rate, dt)
@@ -195,7 +208,8 @@ def gaussian_dropout(key, x, rate, *, broadcast_dims=(), deterministic=False):
   return jnp.where(keep_prob > 0, y, 0).astype(x.dtype)
 
 
-def alpha_dropout(key, x, rate, *, broadcast_dims=(), deterministic=False):
+def alpha_dropout(key: PRNGKey | None, x: jax.Array, rate: Scalar, *, broadcast_dims: Sequence[int] = (),
+                  deterministic: bool = False) -> jax.Array:
   r"""Alpha dropout (Klambauer et al. 2017): keeps the mean and variance of SELU activations.
 
   Dropped units are set to the SELU's negative saturation
@@ -228,6 +242,7 @@ def alpha_dropout(key, x, rate, *, broadcast_dims=(), deterministic=False):
   _trees.check_ints("broadcast_dims", broadcast_dims)
   if deterministic:
     return x
+  key = _require_key(key)
   x = jnp.asarray(x)
   dt = _compute_dtype(x)
   q = 1 - jnp.asarray(rate, dt)
@@ -239,7 +254,7 @@ def alpha_dropout(key, x, rate, *, broadcast_dims=(), deterministic=False):
   return jnp.where(keep, a * x.astype(dt) + b, dropped).astype(x.dtype)
 
 
-def drop_connect(key, params, rate, *, mask=None):
+def drop_connect(key: PRNGKey, params: Params, rate: HParam, *, mask: Mask = None) -> Params:
   r"""DropConnect: drop individual weights (not units) with probability ``rate``.
 
   Applies :func:`dropout` to every (unmasked) leaf of ``params``, each with its
@@ -277,7 +292,8 @@ def drop_connect(key, params, rate, *, mask=None):
   return treedef.unflatten(out)
 
 
-def concrete_dropout(key, x, rate_logit, *, temperature=0.1, broadcast_dims=(), deterministic=False):
+def concrete_dropout(key: PRNGKey | None, x: jax.Array, rate_logit: Scalar, *, temperature: Scalar = 0.1,
+                     broadcast_dims: Sequence[int] = (), deterministic: bool = False) -> jax.Array:
   r"""Concrete dropout: a relaxed (differentiable) Bernoulli mask with a learnable rate.
 
   With ``rate = sigmoid(rate_logit)`` and ``u ~ U(0, 1)``:
@@ -320,6 +336,7 @@ def concrete_dropout(key, x, rate_logit, *, temperature=0.1, broadcast_dims=(), 
   _trees.check_ints("broadcast_dims", broadcast_dims)
   if deterministic:
     return x
+  key = _require_key(key)
   x = jnp.asarray(x)
   dt = _compute_dtype(x)
   logit = jnp.asarray(rate_logit, dt)
@@ -332,8 +349,9 @@ def concrete_dropout(key, x, rate_logit, *, temperature=0.1, broadcast_dims=(), 
   return jnp.where(logit < jnp.inf, y, 0).astype(x.dtype)   # a traced +inf logit: rate 1, zeros
 
 
-def concrete_dropout_regularizer(rate_logit, weights, *, input_dim, weight_regularizer=1e-6,
-                                 dropout_regularizer=1e-5, mask=None):
+def concrete_dropout_regularizer(rate_logit: Scalar, weights: Params, *, input_dim: int,
+                                 weight_regularizer: Scalar = 1e-6, dropout_regularizer: Scalar = 1e-5,
+                                 mask: Mask = None) -> jax.Array:
   r"""The regularizer of concrete dropout (Gal, Hron & Kendall 2017), to add to the loss.
 
   With ``rate = sigmoid(rate_logit)``, ``W`` the weights of the layer that
@@ -387,10 +405,11 @@ def concrete_dropout_regularizer(rate_logit, weights, *, input_dim, weight_regul
   # finite for finite logits, so H and its gradient are finite (entr's log 0 gave NaN gradients).
   entropy = -(jax.nn.sigmoid(logit) * jax.nn.log_sigmoid(logit)
               + jax.nn.sigmoid(-logit) * jax.nn.log_sigmoid(-logit))
-  return weight_term - dropout_regularizer * input_dim * entropy
+  return jnp.asarray(weight_term - dropout_regularizer * input_dim * entropy)
 
 
-def mc_predict(fn: Callable, key, n_samples: int, *, batch_size: int | None = None):
+def mc_predict(fn: Callable[[PRNGKey], chex.ArrayTree], key: PRNGKey, n_samples: int, *,
+               batch_size: int | None = None) -> tuple[chex.ArrayTree, chex.ArrayTree]:
   r"""Monte-Carlo dropout prediction: mean and variance of ``fn(key_i)`` over split keys.
 
   .. math:: \hat\mu = \frac1T\sum_{i=1}^T f(k_i),\qquad

@@ -24,12 +24,14 @@ string and bool hyperparameters raise ``ValueError``.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 from jaxreg import _leaf, _trees
+from jaxreg._typing import HParam, Mask, Params
 
 
-def l2_penalty(params, alpha=1.0, *, mask=None):
+def l2_penalty(params: Params, alpha: HParam = 1.0, *, mask: Mask = None) -> jax.Array:
   r"""``alpha/2 · Σ w²`` over all (unmasked) leaves — Oppermann Eq. 1-2, with its ½.
 
   .. math:: \Omega(W) = \frac{\alpha}{2}\|W\|_2^2,\qquad \nabla\Omega = \alpha W
@@ -51,7 +53,7 @@ def l2_penalty(params, alpha=1.0, *, mask=None):
   return _trees.tree_sum(_leaf.l2, params, {"alpha": alpha}, mask=mask)
 
 
-def l1_penalty(params, alpha=1.0, *, mask=None):
+def l1_penalty(params: Params, alpha: HParam = 1.0, *, mask: Mask = None) -> jax.Array:
   r"""``alpha · Σ |w|`` over all (unmasked) leaves — Oppermann Eq. 5-6 (lasso).
 
   .. math:: \Omega(W) = \alpha\|W\|_1,\qquad \partial\Omega \ni \alpha\,\mathrm{sign}(W)
@@ -73,7 +75,8 @@ def l1_penalty(params, alpha=1.0, *, mask=None):
   return _trees.tree_sum(_leaf.l1, params, {"alpha": alpha}, mask=mask)
 
 
-def elastic_net_penalty(params, alpha=1.0, l1_ratio=0.5, *, mask=None):
+def elastic_net_penalty(params: Params, alpha: HParam = 1.0, l1_ratio: HParam = 0.5, *,
+                        mask: Mask = None) -> jax.Array:
   r"""``alpha·(l1_ratio·Σ|w| + (1 − l1_ratio)/2·Σ w²)`` (scikit-learn / glmnet).
 
   ``l1_ratio = 1`` is :func:`l1_penalty`, ``l1_ratio = 0`` is :func:`l2_penalty`.
@@ -99,7 +102,8 @@ def elastic_net_penalty(params, alpha=1.0, l1_ratio=0.5, *, mask=None):
   return _trees.tree_sum(_leaf.enet, params, {"alpha": alpha, "l1_ratio": l1_ratio}, mask=mask)
 
 
-def group_lasso_penalty(params, alpha=1.0, *, group_axis=-1, mask=None):
+def group_lasso_penalty(params: Params, alpha: HParam = 1.0, *, group_axis: int = -1,
+                        mask: Mask = None) -> jax.Array:
   r"""``alpha · Σ_g √|g| · ‖w_g‖₂`` where each index along ``group_axis`` is a group.
 
   For a Dense kernel of shape ``(in, out)`` and ``group_axis=-1`` a group is the

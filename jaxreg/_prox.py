@@ -24,9 +24,10 @@ References:
 from __future__ import annotations
 
 from jaxreg import _leaf, _trees
+from jaxreg._typing import HParam, Mask, Params
 
 
-def prox_l1(params, threshold, *, mask=None):
+def prox_l1(params: Params, threshold: HParam, *, mask: Mask = None) -> Params:
   r"""Soft-thresholding, the proximal operator of ``threshold·‖w‖₁``.
 
   .. math:: \operatorname{prox}(w)_i = \operatorname{sign}(w_i)\max(|w_i| - t, 0)
@@ -52,7 +53,7 @@ def prox_l1(params, threshold, *, mask=None):
   return _trees.tree_map(_leaf.soft_threshold, params, {"threshold": threshold}, mask=mask)
 
 
-def prox_l2(params, threshold, *, mask=None):
+def prox_l2(params: Params, threshold: HParam, *, mask: Mask = None) -> Params:
   r"""Ridge shrinkage ``w / (1 + t)``, the proximal operator of ``t·½‖w‖²``.
 
   Never produces zeros (it only scales towards 0): Oppermann's "L2 encourages the
@@ -71,7 +72,7 @@ def prox_l2(params, threshold, *, mask=None):
   return _trees.tree_map(lambda w, threshold: w / (1 + threshold), params, {"threshold": threshold}, mask=mask)
 
 
-def prox_elastic_net(params, threshold, l1_ratio=0.5, *, mask=None):
+def prox_elastic_net(params: Params, threshold: HParam, l1_ratio: HParam = 0.5, *, mask: Mask = None) -> Params:
   r"""Proximal operator of ``t·(l1_ratio·‖w‖₁ + (1 − l1_ratio)/2·‖w‖²)``.
 
   .. math:: \operatorname{prox}(w) = \frac{S(w,\ t\,\rho)}{1 + t(1-\rho)},\quad \rho = \text{l1\_ratio}
@@ -97,7 +98,7 @@ def prox_elastic_net(params, threshold, l1_ratio=0.5, *, mask=None):
   return _trees.tree_map(_leaf.enet_shrink, params, {"threshold": threshold, "l1_ratio": l1_ratio}, mask=mask)
 
 
-def prox_group_lasso(params, threshold, *, group_axis=-1, mask=None):
+def prox_group_lasso(params: Params, threshold: HParam, *, group_axis: int = -1, mask: Mask = None) -> Params:
   r"""Block soft-thresholding, the prox of ``t·Σ_g √|g|·‖w_g‖₂``.
 
   .. math:: w_g \mapsto w_g \max\Bigl(0,\ 1 - \frac{t\sqrt{|g|}}{\|w_g\|_2}\Bigr)
@@ -127,7 +128,7 @@ def prox_group_lasso(params, threshold, *, group_axis=-1, mask=None):
                          params, {"threshold": threshold}, mask=mask, hparam_shape=_trees.per_group(group_axis))
 
 
-def project_max_norm(params, max_value, *, group_axis=-1, mask=None):
+def project_max_norm(params: Params, max_value: HParam, *, group_axis: int = -1, mask: Mask = None) -> Params:
   r"""Projects every group onto the ball ``‖w_g‖₂ ≤ max_value``.
 
   .. math:: w_g \mapsto w_g \min\bigl(1,\ c / \|w_g\|_2\bigr)

@@ -37,16 +37,17 @@ import jax.numpy as jnp
 import optax
 
 from jaxreg import _leaf, _trees
+from jaxreg._typing import HParamOrSchedule, Mask
 
 
 class CountState(NamedTuple):
   """Step counter, kept only when a hyperparameter is a schedule."""
-  count: jax.Array
+  count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as optax's states do
 
 
 class CumulativeL1State(NamedTuple):
   """State of :func:`cumulative_l1` (Tsuruoka et al. 2009)."""
-  count: jax.Array | None   # only when a hyperparameter is a schedule
+  count: jax.Array | None  # type: ignore[assignment]  # only when a hyperparameter is a schedule
   total: Any     # u: per leaf, the total L1 penalty each weight could have received
   applied: Any   # q: per weight, the penalty actually applied so far
 
@@ -84,7 +85,7 @@ def _leafwise(name: str, leaf_fn, hparams: dict, mask, hparam_shape=None) -> opt
   return optax.GradientTransformation(init_fn, update_fn)
 
 
-def add_l2(alpha, *, mask=None) -> optax.GradientTransformation:
+def add_l2(alpha: HParamOrSchedule, *, mask: Mask = None) -> optax.GradientTransformation:
   r"""Coupled L2: ``u ← u + alpha·w``. Chain it **before** the optimizer.
 
   Adds the gradient of ``alpha/2·‖w‖²`` (Oppermann Eq. 2-3). With plain SGD of
@@ -111,7 +112,7 @@ def add_l2(alpha, *, mask=None) -> optax.GradientTransformation:
                    {"alpha": alpha}, mask)
 
 
-def add_l1(alpha, *, mask=None) -> optax.GradientTransformation:
+def add_l1(alpha: HParamOrSchedule, *, mask: Mask = None) -> optax.GradientTransformation:
   r"""Coupled L1: ``u ← u + alpha·sign(w)`` (Oppermann Eq. 7). Chain it **before** the optimizer.
 
   A subgradient method: weights oscillate around 0 and are almost never exactly
@@ -129,7 +130,7 @@ def add_l1(alpha, *, mask=None) -> optax.GradientTransformation:
                    {"alpha": alpha}, mask)
 
 
-def add_elastic_net(alpha, l1_ratio=0.5, *, mask=None) -> optax.GradientTransformation:
+def add_elastic_net(alpha: HParamOrSchedule, l1_ratio: HParamOrSchedule = 0.5, *, mask: Mask = None) -> optax.GradientTransformation:
   r"""Coupled elastic net: ``u ← u + alpha·(l1_ratio·sign(w) + (1 − l1_ratio)·w)``.
 
   The (sub)gradient of ``alpha·(l1_ratio·‖w‖₁ + (1 − l1_ratio)/2·‖w‖²)``
@@ -150,7 +151,8 @@ def add_elastic_net(alpha, l1_ratio=0.5, *, mask=None) -> optax.GradientTransfor
                    {"alpha": alpha, "l1_ratio": l1_ratio}, mask)
 
 
-def decoupled_weight_decay(weight_decay, learning_rate=1.0, *, mask=None) -> optax.GradientTransformation:
+def decoupled_weight_decay(weight_decay: HParamOrSchedule, learning_rate: HParamOrSchedule = 1.0, *,
+                           mask: Mask = None) -> optax.GradientTransformation:
   r"""Decoupled weight decay: ``u ← u − learning_rate·weight_decay·w``. Chain it **after** the optimizer.
 
   .. math:: w_{t+1} = w_t + u_t - \eta_t\,\lambda\,w_t
@@ -197,7 +199,7 @@ def _proximal(name, prox_leaf, hparams, learning_rate, mask, hparam_shape=None):
   return _leafwise(name, leaf, {"learning_rate": learning_rate, **hparams}, mask, hparam_shape)
 
 
-def proximal_l1(alpha, learning_rate, *, mask=None) -> optax.GradientTransformation:
+def proximal_l1(alpha: HParamOrSchedule, learning_rate: HParamOrSchedule, *, mask: Mask = None) -> optax.GradientTransformation:
   r"""Proximal L1 (ISTA/FOBOS): ``w_new = soft_threshold(w + u, lr·alpha)``. Chain it **last**.
 
   The step ``u`` comes from any optimizer (already multiplied by its learning
@@ -222,7 +224,8 @@ def proximal_l1(alpha, learning_rate, *, mask=None) -> optax.GradientTransformat
   return _proximal("proximal_l1", _leaf.soft_threshold, {"alpha": alpha}, learning_rate, mask)
 
 
-def proximal_elastic_net(alpha, l1_ratio, learning_rate, *, mask=None) -> optax.GradientTransformation:
+def proximal_elastic_net(alpha: HParamOrSchedule, l1_ratio: HParamOrSchedule, learning_rate: HParamOrSchedule,
+                         *, mask: Mask = None) -> optax.GradientTransformation:
   r"""Proximal elastic net: ``w_new = prox_elastic_net(w + u, lr·alpha, l1_ratio)``. Chain it **last**.
 
   Penalty ``alpha·(l1_ratio·‖w‖₁ + (1 − l1_ratio)/2·‖w‖²)``; see :func:`jaxreg.prox_elastic_net`.
@@ -243,7 +246,8 @@ def proximal_elastic_net(alpha, l1_ratio, learning_rate, *, mask=None) -> optax.
                    {"alpha": alpha, "l1_ratio": l1_ratio}, learning_rate, mask)
 
 
-def proximal_group_lasso(alpha, learning_rate, *, group_axis=-1, mask=None) -> optax.GradientTransformation:
+def proximal_group_lasso(alpha: HParamOrSchedule, learning_rate: HParamOrSchedule, *, group_axis: int = -1,
+                         mask: Mask = None) -> optax.GradientTransformation:
   r"""Proximal group lasso: block soft-thresholding of ``w + u`` with ``lr·alpha``. Chain it **last**.
 
   Penalty ``alpha·Σ_g √|g|·‖w_g‖₂`` with groups along ``group_axis`` (default:
@@ -271,7 +275,7 @@ def proximal_group_lasso(alpha, learning_rate, *, group_axis=-1, mask=None) -> o
                    {"alpha": alpha}, learning_rate, mask, _trees.per_group(group_axis))
 
 
-def max_norm(max_value, *, group_axis=-1, mask=None) -> optax.GradientTransformation:
+def max_norm(max_value: HParamOrSchedule, *, group_axis: int = -1, mask: Mask = None) -> optax.GradientTransformation:
   r"""Max-norm constraint: projects ``w + u`` onto ``‖w_g‖₂ ≤ max_value``. Chain it **last**.
 
   Each group (index along ``group_axis``; default the incoming weights of one
@@ -296,7 +300,7 @@ def max_norm(max_value, *, group_axis=-1, mask=None) -> optax.GradientTransforma
                    {"max_value": max_value}, mask, _trees.per_group(group_axis))
 
 
-def cumulative_l1(alpha, learning_rate, *, mask=None) -> optax.GradientTransformation:
+def cumulative_l1(alpha: HParamOrSchedule, learning_rate: HParamOrSchedule, *, mask: Mask = None) -> optax.GradientTransformation:
   r"""Cumulative-penalty L1 (Tsuruoka, Tsujii & Ananiadou 2009). Chain it **last**.
 
   Keeps ``u_k = Σ_{t≤k} lr_t·alpha`` (the total L1 penalty a weight could have

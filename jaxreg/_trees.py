@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, overload
 
 import jax
 import jax.numpy as jnp
@@ -99,6 +99,12 @@ def _as_real(where: str, leaf: Any) -> np.ndarray:
   return arr.astype(np.float64)
 
 
+@overload
+def check_int(name: str, value: Any, *, low: int = ..., high: int | None = ...,
+              allow_none: Literal[False] = ...) -> int: ...
+@overload
+def check_int(name: str, value: Any, *, low: int = ..., high: int | None = ...,
+              allow_none: bool = ...) -> int | None: ...
 def check_int(name: str, value: Any, *, low: int = 1, high: int | None = None,
               allow_none: bool = False) -> int | None:
   """The one checker for integer arguments (sizes, counts, axes): returns ``int(value)``.

@@ -11,14 +11,17 @@ prox and transform in jaxreg takes one as ``mask=``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 import warnings
 
+import chex
 import jax
 
 from jaxreg import _trees
+from jaxreg._typing import Params
 
 
-def weights_only(params):
+def weights_only(params: Params) -> chex.ArrayTree:
   """``True`` for leaves with ``ndim ≥ 2`` (kernels), ``False`` for biases and norm scales.
 
   The default most users want: decaying biases or LayerNorm/BatchNorm scales
@@ -35,7 +38,7 @@ def weights_only(params):
 path_str = _trees.path_str
 
 
-def by_path(pattern: str):
+def by_path(pattern: str) -> Callable[[Params], chex.ArrayTree]:
   """A mask callable: ``True`` for leaves whose "/"-joined key path matches ``pattern``.
 
   Matching uses :func:`re.search`, so ``by_path("kernel")`` selects every leaf

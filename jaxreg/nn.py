@@ -68,6 +68,9 @@ def _check_deterministic(value):
 class _Stochastic(nnx.Module):
   """Shared machinery: rngs handling, ``deterministic`` and ``set_view``, as in ``nnx.Dropout``."""
 
+  def _apply(self, key: jax.Array, inputs: jax.Array) -> jax.Array:
+    raise NotImplementedError   # each module applies its own noise
+
   def __init__(self, *, broadcast_dims: Sequence[int], deterministic: bool | None,
                rng_collection: str, rngs):
     self.broadcast_dims = _trees.check_ints("broadcast_dims", broadcast_dims)
