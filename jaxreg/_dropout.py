@@ -278,7 +278,10 @@ def drop_connect(key: PRNGKey, params: Params, rate: HParam, *, mask: Mask = Non
     A pytree like ``params`` (same dtypes).
 
   Example:
-    >>> W = jaxreg.drop_connect(key, params, 0.5, mask=jaxreg.masks.weights_only)
+    >>> params = {"kernel": jnp.ones((2, 3)), "bias": jnp.ones(3)}
+    >>> W = jaxreg.drop_connect(jax.random.key(0), params, 0.5, mask=jaxreg.masks.weights_only)
+    >>> sorted(set(W["kernel"].ravel().tolist())) in ([0.0, 2.0], [0.0], [2.0]), W["bias"].tolist()
+    (True, [1.0, 1.0, 1.0])
 
   References:
     Wan, Zeiler, Zhang, LeCun & Fergus, *Regularization of Neural Networks using
@@ -384,9 +387,12 @@ def concrete_dropout_regularizer(rate_logit: Scalar, weights: Params, *, input_d
     ≈ 88 in float32), where it is ``+inf`` — the true value, not a silent 0.
 
   Example:
-    >>> loss = mse + jaxreg.concrete_dropout_regularizer(logit, params["dense"]["kernel"],
-    ...                                                  input_dim=128, weight_regularizer=1e-6,
-    ...                                                  dropout_regularizer=2 / n_train)
+    >>> logit = jnp.log(0.1 / 0.9)                  # rate 0.1
+    >>> kernel = jnp.ones((4, 3))                   # the weights after the dropout layer
+    >>> reg = jaxreg.concrete_dropout_regularizer(logit, kernel, input_dim=4, weight_regularizer=1e-2,
+    ...                                           dropout_regularizer=1e-2)
+    >>> round(float(reg), 4)  # 1e-2·12/0.9 − 1e-2·4·H(0.1)
+    0.1203
 
   References:
     Gal, Hron & Kendall, *Concrete Dropout*, NeurIPS 2017, Eq. 3-4 and their code.
@@ -430,7 +436,10 @@ def mc_predict(fn: Callable[[PRNGKey], chex.ArrayTree], key: PRNGKey, n_samples:
     ``(mean, variance)``, each shaped like ``fn``'s output.
 
   Example:
-    >>> mean, var = jaxreg.mc_predict(lambda k: mlp(params, x, k, rate=0.1), key, 100)
+    >>> x = jnp.ones(4)
+    >>> mean, var = jaxreg.mc_predict(lambda k: jaxreg.dropout(k, x, 0.5).sum(), jax.random.key(0), 1000)
+    >>> bool(abs(mean - 4.0) < 0.3), bool(abs(var - 4.0) < 1.0)   # Σ of 4 units ×{0, 2}: mean 4, var 4
+    (True, True)
 
     With a flax nnx model (modules from :mod:`jaxreg.nn` or ``nnx.Dropout``) built
     with a ``dropout`` stream, e.g. ``nnx.Rngs(params=0, dropout=1)``, reseed that

@@ -47,7 +47,9 @@ def l2_penalty(params: Params, alpha: HParam = 1.0, *, mask: Mask = None) -> jax
     A scalar (float32, or float64 for float64 params).
 
   Example:
-    >>> loss = data_loss(params) + jaxreg.l2_penalty(params, 1e-4, mask=jaxreg.masks.weights_only)
+    >>> params = {"kernel": jnp.array([[1., 2.], [3., 4.]]), "bias": jnp.array([5., 6.])}
+    >>> jaxreg.l2_penalty(params, 0.1, mask=jaxreg.masks.weights_only)  # 0.1/2·(1 + 4 + 9 + 16)
+    Array(1.5, dtype=float32)
   """
   _trees.check("alpha", alpha)
   return _trees.tree_sum(_leaf.l2, params, {"alpha": alpha}, mask=mask)

@@ -48,7 +48,7 @@ def by_path(pattern: str) -> Callable[[Params], chex.ArrayTree]:
   otherwise regularize nothing.
 
   Example:
-    >>> jaxreg.masks.by_path("kernel")({"dense": {"kernel": w, "bias": b}})
+    >>> jaxreg.masks.by_path("kernel")({"dense": {"kernel": jnp.ones((2, 2)), "bias": jnp.ones(2)}})
     {'dense': {'bias': False, 'kernel': True}}
   """
   try:

@@ -190,10 +190,14 @@ class ConcreteDropout(_Stochastic):
     broadcast_dims, deterministic, rng_collection, rngs: as :class:`Dropout`.
 
   Example:
+    >>> from flax import nnx
     >>> layer = jaxreg.nn.ConcreteDropout(0.1, rngs=nnx.Rngs(dropout=0))
-    >>> y = layer(h)
-    >>> loss = mse(dense(y), t) + layer.regularizer(dense.kernel[...], input_dim=h.shape[-1],
-    ...                                             dropout_regularizer=2 / n_train)
+    >>> dense = nnx.Linear(8, 1, rngs=nnx.Rngs(params=0))
+    >>> h = jnp.ones((5, 8))
+    >>> y = dense(layer(h))
+    >>> reg = layer.regularizer(dense.kernel[...], input_dim=h.shape[-1], dropout_regularizer=2 / 100)
+    >>> y.shape, reg.shape
+    ((5, 1), ())
 
   References:
     Gal, Hron & Kendall, *Concrete Dropout*, NeurIPS 2017.
