@@ -403,12 +403,12 @@ def concrete_dropout_regularizer(rate_logit: Scalar, weights: Params, *, input_d
   _trees.check("dropout_regularizer", dropout_regularizer, scalar=True)
   logit = _as_float(rate_logit)
   sum_sq = _penalties.l2_penalty(weights, 2.0, mask=mask)  # alpha/2·Σw² with alpha = 2: Σw²
-  # 1/(1 − rate) = 1 + e^logit = exp(softplus(logit)), with no division by σ(−logit) (which underflows
-  # to 0 and made the term silently 0). The double where keeps the gradient finite at sum_sq = 0.
+  # 1/(1 − rate) = 1 + e^logit = exp(softplus(logit)): no division by σ(−logit), which underflows to 0
+  # for large logits. The double where keeps the gradient finite at sum_sq = 0.
   log_inv_keep = jnp.where(sum_sq > 0, jax.nn.softplus(logit), 0)
   weight_term = weight_regularizer * sum_sq * jnp.exp(log_inv_keep)
   # H(rate) = −p log p − (1 − p) log(1 − p) with log p = log σ(logit), log(1 − p) = log σ(−logit): both
-  # finite for finite logits, so H and its gradient are finite (entr's log 0 gave NaN gradients).
+  # finite for finite logits, so H and its gradient are finite (an entr-based form has log 0 there).
   entropy = -(jax.nn.sigmoid(logit) * jax.nn.log_sigmoid(logit)
               + jax.nn.sigmoid(-logit) * jax.nn.log_sigmoid(-logit))
   return jnp.asarray(weight_term - dropout_regularizer * input_dim * entropy)

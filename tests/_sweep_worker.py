@@ -69,14 +69,14 @@ def capture_fingerprints():
   """Records the fingerprint of every checkpoint directory jaxreg.sweep opens (into the returned list)."""
   import importlib
 
-  sweep_module = importlib.import_module("jaxreg._sweep")
-  init, seen = sweep_module._Checkpoints.__init__, []
+  checkpoints_module = importlib.import_module("jaxreg._sweep._checkpoints")
+  init, seen = checkpoints_module._Checkpoints.__init__, []
 
   def recording_init(self, *args, **kwargs):
     init(self, *args, **kwargs)
     seen.append(self.fingerprint)
 
-  sweep_module._Checkpoints.__init__ = recording_init
+  checkpoints_module._Checkpoints.__init__ = recording_init
   return seen
 
 
@@ -104,15 +104,15 @@ def main(mode, *args):
     import importlib
     import time
 
-    sweep_module = importlib.import_module("jaxreg._sweep")
-    save_chunk = sweep_module._Checkpoints.save
+    checkpoints_module = importlib.import_module("jaxreg._sweep._checkpoints")
+    save_chunk = checkpoints_module._Checkpoints.save
 
     def save_then_hang(self, name, leaves):
       save_chunk(self, name, leaves)
       print("SAVED", name, flush=True)
       time.sleep(120)   # the test SIGKILLs us here, with the other chunks unfinished
 
-    sweep_module._Checkpoints.save = save_then_hang
+    checkpoints_module._Checkpoints.save = save_then_hang
     run(chunk_size=4, checkpoint_dir=args[0])
   elif mode == "share":
     import _sweep_worker as me  # this file under its module name, as the test process imports it

@@ -24,7 +24,8 @@ import jaxreg
 sys.path.insert(0, os.path.dirname(__file__))
 import _sweep_worker as worker  # noqa: E402
 
-sweep_module = importlib.import_module("jaxreg._sweep")
+sweep_module = importlib.import_module("jaxreg._sweep")   # the chunk loop: _to_host is patched here
+checkpoints_module = importlib.import_module("jaxreg._sweep._checkpoints")
 
 WORKER = os.path.join(os.path.dirname(__file__), "_sweep_worker.py")
 KEY = jax.random.key(7)
@@ -188,8 +189,9 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path, monkeypatch):
   (ckpt / "chunk-s0-0-1.npz.0.999.tmp").write_bytes(b"half a chunk")   # a write torn by a crash
 
   saved = []
-  save_chunk = sweep_module._Checkpoints.save
-  monkeypatch.setattr(sweep_module._Checkpoints, "save", lambda self, n, x: (saved.append(n), save_chunk(self, n, x)))
+  save_chunk = checkpoints_module._Checkpoints.save
+  monkeypatch.setattr(checkpoints_module._Checkpoints, "save",
+                      lambda self, n, x: (saved.append(n), save_chunk(self, n, x)))
   resumed = worker.run(chunk_size=4, checkpoint_dir=ckpt)
   assert len(saved) == 8 and "s0-0-0" not in saved   # 9 chunks, the first one reused
   assert_equal(resumed.values, worker.run(chunk_size=4).values)

@@ -28,7 +28,10 @@ from jaxreg import _trees
 sys.path.insert(0, os.path.dirname(__file__))
 import _sweep_worker as worker  # noqa: E402
 
-sweep_module = importlib.import_module("jaxreg._sweep")
+sweep_module = importlib.import_module("jaxreg._sweep")   # the chunk loop: _to_host, _release_freed_host_memory
+checkpoints_module = importlib.import_module("jaxreg._sweep._checkpoints")
+fingerprints_module = importlib.import_module("jaxreg._sweep._fingerprints")
+progress_module = importlib.import_module("jaxreg._sweep._progress")
 WORKER = os.path.join(os.path.dirname(__file__), "_sweep_worker.py")
 KEY = jax.random.key(7)
 GRID = {"a": [1.0, 2.0, 3.0, 4.0]}
@@ -103,7 +106,7 @@ def test_static_arrays_are_fingerprinted_by_content(tmp_path):
 
 
 def test_fingerprints_hold_no_memory_address():
-  digest = sweep_module._digest_of
+  digest = fingerprints_module._digest_of
   assert digest(lambda x: x) == digest(lambda x: x)   # two lambdas: same module and qualified name
   assert digest(jax.nn.relu) != digest(jax.nn.gelu)
   assert digest(np.arange(3.0)) != digest(np.arange(3))   # dtype counts
@@ -129,8 +132,8 @@ def test_functions_as_static_values_resume(tmp_path, monkeypatch):
 def test_fingerprint_is_stable_across_processes_sharing_a_directory(tmp_path, monkeypatch):
   ckpt, out = tmp_path / "ckpt", tmp_path / "theirs.npz"
   seen = []
-  init = sweep_module._Checkpoints.__init__
-  monkeypatch.setattr(sweep_module._Checkpoints, "__init__",
+  init = checkpoints_module._Checkpoints.__init__
+  monkeypatch.setattr(checkpoints_module._Checkpoints, "__init__",
                       lambda self, *a: (init(self, *a), seen.append(self.fingerprint))[0])
   proc = subprocess.Popen([sys.executable, WORKER, "share", str(ckpt), str(out)], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True)
@@ -155,7 +158,7 @@ def test_fingerprint_is_stable_across_processes_sharing_a_directory(tmp_path, mo
 
 
 def test_a_second_sweep_sees_a_rebound_global(monkeypatch):
-  compiled = importlib.import_module("jaxreg._sweep")._COMPILED
+  compiled = importlib.import_module("jaxreg._sweep._program")._COMPILED
   compiled.clear()
   np.testing.assert_array_equal(run(None, scaled, seeds=1).values["y"][:, 0], GRID["a"])
   np.testing.assert_array_equal(run(None, scaled, seeds=1).values["y"][:, 0], GRID["a"])
@@ -258,7 +261,7 @@ def test_every_kind_of_damaged_chunk_is_recomputed_with_a_warning(tmp_path, refe
 
 
 def test_fuzzed_chunk_files_load_intact_or_are_recomputed(tmp_path):
-  ckpt = sweep_module._Checkpoints(tmp_path, {"test": "fuzz"})
+  ckpt = checkpoints_module._Checkpoints(tmp_path, {"test": "fuzz"})
   leaves = [np.arange(6, dtype=np.float32).reshape(1, 2, 3), np.array([[7]], np.int32)]
   expected = [((1, 2, 3), np.dtype(np.float32)), ((1, 1), np.dtype(np.int32))]
   assert ckpt.save("s0-0-0", leaves)
@@ -312,7 +315,7 @@ def test_two_threads_share_a_checkpoint_dir(tmp_path, reference):
 
 def test_a_finished_sweep_reads_back_from_a_read_only_directory(tmp_path, reference, monkeypatch):
   run(tmp_path)
-  monkeypatch.setattr(sweep_module._Checkpoints, "_write", lambda *a: pytest.fail("wrote to a finished sweep"))
+  monkeypatch.setattr(checkpoints_module._Checkpoints, "_write", lambda *a: pytest.fail("wrote to a finished sweep"))
   paths = [tmp_path / f for f in os.listdir(tmp_path)]
   for p in paths:
     p.chmod(0o444)
@@ -346,6 +349,27 @@ def test_a_failed_write_warns_leaves_no_tmp_file_and_the_result_is_right(tmp_pat
   monkeypatch.setattr(os, failing, real)
   run(tmp_path)
   assert len(os.listdir(tmp_path)) == 1 + 8
+
+
+@pytest.mark.parametrize("where", ["meta", "chunk", "load"])
+def test_checkpoint_warnings_point_at_the_line_that_called_sweep(tmp_path, monkeypatch, where):
+  if where == "load":
+    run(tmp_path)
+    (tmp_path / "chunk-s0-0-0.npz").write_bytes(b"not a chunk")
+  else:   # writing meta.json, or the first chunk, fails
+    real, writes = os.replace, []
+
+    def replace(*args):
+      writes.append(1)
+      if len(writes) == (1 if where == "meta" else 2):
+        raise OSError(28, "No space left on device")
+      return real(*args)
+
+    monkeypatch.setattr(os, "replace", replace)
+  with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    run(tmp_path)
+  assert caught and {w.filename for w in caught} == {__file__}, [(w.filename, str(w.message)) for w in caught]
 
 
 # ----------------------------------------------------------------------------- Ctrl-C and progress
@@ -383,7 +407,7 @@ def test_ctrl_c_says_how_many_chunks_are_saved_and_the_rerun_resumes(tmp_path, r
 
 def test_plain_progress_lines_without_a_terminal(monkeypatch, capsys):
   clock = itertools.count(0, 4)   # every reading of the clock is 4 s later
-  monkeypatch.setattr(sweep_module, "_now", lambda: next(clock))
+  monkeypatch.setattr(progress_module, "_now", lambda: next(clock))
   run(None, seeds=1, progress=True, grid={"a": np.arange(1.0, 11.0)})
   lines = capsys.readouterr().err.splitlines()
   pattern = r"jaxreg\.sweep: (\d+)/10 configurations \((\d+)%\), \d+ s(, about \d+ s left)?"
