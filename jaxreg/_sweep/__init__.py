@@ -286,12 +286,13 @@ def _run_chunks(traces: list[_Trace], layout: _Layout, program: _Program, ckpt: 
       done = np.array([c in loaded for c in range(len(chunks))], bool)
       if ckpt is not None:
         done = _all_processes(done)   # a chunk is skipped only when every process can read it
-      compiled = None if done.all() else program.compile(trace)   # a finished sweep compiles nothing
+      compiled = None   # compiled at the first chunk to run: a finished sweep compiles nothing
       for c, chunk in enumerate(chunks):
         n_s, n_g = chunk.shape
         if done[c]:
           leaves = loaded.pop(c)
         else:
+          compiled = compiled or program.compile(trace)
           leaves = [x[:n_s, :n_g] for x in _to_host(compiled(*program.args(chunk)))]   # without the padding
           if ckpt is not None:
             ckpt.save(chunk.name(t), leaves)

@@ -8,6 +8,7 @@ import os
 import secrets
 import sys
 import threading
+import types
 import warnings
 
 import numpy as np
@@ -20,9 +21,10 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 def _warn(message: str) -> None:
   """Warns, attributed to the first caller outside this package (the line that called ``jaxreg.sweep``)."""
-  level, frame = 2, sys._getframe(1)
-  while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == _PACKAGE:
-    level, frame = level + 1, frame.f_back
+  level = 2
+  caller: types.FrameType | None = sys._getframe(1)
+  while caller is not None and os.path.dirname(os.path.abspath(caller.f_code.co_filename)) == _PACKAGE:
+    level, caller = level + 1, caller.f_back
   warnings.warn(message, stacklevel=level)
 
 
@@ -113,10 +115,9 @@ class _Checkpoints:
             raise _Damaged(f"its members are {sorted(z.files)}")
           data = {k: z[k] for k in want}
       leaves = [data[f"leaf_{i}"] for i in range(len(expected))]
-      meta = {k: data[k] for k in ("format", "fingerprint", "name", "checksum")}
-      if any(v.shape != () or v.dtype.kind != "U" for v in meta.values()):
+      if any(data[k].shape != () or data[k].dtype.kind != "U" for k in ("format", "fingerprint", "name", "checksum")):
         raise _Damaged("its metadata are not strings")
-      meta = {k: str(v) for k, v in meta.items()}
+      meta = {k: str(data[k]) for k in ("format", "fingerprint", "name", "checksum")}
       if meta["checksum"] != _chunk_checksum(meta["fingerprint"], meta["name"], leaves) or meta["format"] != _FORMAT:
         raise _Damaged("its checksum does not match its contents")
     except FileNotFoundError:
@@ -141,7 +142,7 @@ class _Checkpoints:
     meta = {"format": np.array(_FORMAT), "fingerprint": np.array(self.fingerprint), "name": np.array(name),
             "checksum": np.array(_chunk_checksum(self.fingerprint, name, leaves))}
     arrays = {**meta, **{f"leaf_{i}": x for i, x in enumerate(leaves)}}
-    ok = self._write(self.path(name), lambda f: np.savez(f, **arrays))
+    ok = self._write(self.path(name), lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
     if ok:
       with self._lock:
         self.saved.add(name)

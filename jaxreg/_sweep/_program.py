@@ -122,8 +122,10 @@ class _Program:
   def args(self, chunk: _Chunk) -> tuple:
     """The compiled program's arguments for ``chunk``: its padded lanes, placed on the devices."""
     g_idx, s_idx = chunk.g_idx, chunk.s_idx
-    hp = {n: jax.make_array_from_callback((self.g_pad,), self.hp_sharding, lambda idx, a=v[g_idx]: a[idx])
-          for n, v in self.flat_hp.items()}
-    seeds = jax.make_array_from_callback((self.s_pad,), self.seed_sharding,
-                                         lambda idx, a=self.seed_values[s_idx]: a[idx])
-    return hp, seeds, self.key
+    hp = {n: _placed(v[g_idx], self.hp_sharding) for n, v in self.flat_hp.items()}
+    return hp, _placed(self.seed_values[s_idx], self.seed_sharding), self.key
+
+
+def _placed(host: np.ndarray, sharding) -> jax.Array:
+  """A host array as a global jax array with ``sharding`` (each process supplies its devices' shards)."""
+  return jax.make_array_from_callback(host.shape, sharding, host.__getitem__)

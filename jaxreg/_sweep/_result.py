@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
@@ -11,7 +11,7 @@ import numpy as np
 
 from jaxreg._sweep._validation import _SEED, _check_names, _column_names, _path_name
 
-_REDUCERS = {"mean": np.mean, "median": np.median, "min": np.min, "max": np.max}
+_REDUCERS: dict[str, Callable[..., np.ndarray]] = {"mean": np.mean, "median": np.median, "min": np.min, "max": np.max}
 
 
 def _py(x):

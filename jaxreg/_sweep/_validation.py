@@ -35,7 +35,7 @@ def _labels(name: str, values, what: str) -> np.ndarray:
 def _traced_values(name: str, arr: np.ndarray) -> np.ndarray:
   """``arr`` in the dtype ``fn`` will see it in; refuses values that do not survive the cast."""
   dtype = np.dtype(jax.dtypes.canonicalize_dtype(arr.dtype))
-  x64 = "" if jax.config.jax_enable_x64 else " (jax_enable_x64 is off)"
+  x64 = "" if jax.config.read("jax_enable_x64") else " (jax_enable_x64 is off)"
   if arr.dtype.kind in "iu":
     info = np.iinfo(dtype)
     bad = arr[(arr < info.min) | (arr > info.max)]
@@ -144,16 +144,16 @@ def _column_names(name: str, leaf_shape: tuple[int, ...]) -> list[str]:
 
 def _check_names(axes: Sequence[str], leaves: Mapping[str, tuple[int, ...]], names: Sequence[str], where: str):
   """Refuses metric names (and CSV columns) that repeat or equal an axis name: they would overwrite it."""
-  axes, seen = set(axes), set()
+  axis_set, seen = set(axes), set()
   for name in names:
     if name in seen:
       raise ValueError(f"{where}: two leaves of fn's output are both named {name!r}; metric names (pytree paths "
                        "joined with '.') must be unique.")
     seen.add(name)
   for name in names:
-    clash = [c for c in _column_names(name, leaves[name]) if c in axes]
+    clash = [c for c in _column_names(name, leaves[name]) if c in axis_set]
     if clash:
       column = "" if clash[0] == name else f" (column {clash[0]!r})"
-      raise ValueError(f"{where}: the metric {name!r}{column} has the name of an axis (axes: {sorted(axes)}); it "
+      raise ValueError(f"{where}: the metric {name!r}{column} has the name of an axis (axes: {sorted(axis_set)}); it "
                        "would overwrite the axis in to_records/to_csv/to_xarray. Rename the output leaf (e.g. "
                        f"{name + '_out'!r}) or the axis.")
