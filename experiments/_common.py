@@ -1,23 +1,35 @@
-"""Shared pieces of every experiment: data, the MLP, the training loop, result writing.
+"""Shared pieces of every experiment and benchmark: data, the MLP, the training loop, recording.
 
-Written once, used by every ``experiments/NAME.py``:
+Written once, used by every ``experiments/NAME.py`` and ``experiments/bench_*.py``:
 
-* **Data** (:func:`digits`, :func:`mnist1d`, :func:`validation_split`): small
-  classification sets that ship with pip packages (scikit-learn's bundled
-  ``load_digits``; MNIST-1D generated locally by the ``mnist1d`` package, never
-  downloaded). Arrays are built once per process (``functools.cache``), returned
-  read-only, and never written to disk.
+* **Data** (:func:`digits`, :func:`mnist1d`, :func:`validation_split`,
+  :func:`diabetes`): small sets that ship with pip packages (scikit-learn's
+  bundled ``load_digits`` / ``load_diabetes``; MNIST-1D generated locally by the
+  ``mnist1d`` package, never downloaded). Arrays are built once per process
+  (``functools.cache``), returned read-only, and never written to disk.
 * **The MLP** (:func:`init_mlp`, :func:`apply_mlp`): a pure-jax ReLU MLP whose
   parameters are a list of ``{"w": (fan_in, fan_out), "b": (fan_out,)}`` dicts,
   so :func:`jaxreg.masks.weights_only` selects the kernels and group
   transforms with ``group_axis=-1`` act on each unit's incoming weights. An
-  optional dropout rate (a traced array) uses :func:`jaxreg.dropout.dropout`.
+  optional dropout rate (a traced array) uses :func:`jaxreg.dropout`.
 * **One training loop** (:func:`train`): ``train(hparams, key, *, data,
   make_optimizer, steps, batch_size)`` trains one configuration and returns a
   dict of scalar metrics. Every hyperparameter in ``hparams`` is data (a
   scalar array, possibly a tracer), so ``jaxreg.sweep`` vmaps it over a whole
   grid as one compiled program. The minibatch order, the initialization and
   the dropout masks are all drawn from ``key``.
+* **The shape of an experiment** (:func:`run_experiment`, :class:`Summary`):
+  every experiment module defines ``NAME``, ``FULL`` / ``QUICK`` configurations
+  and four functions — ``run(args) -> raw`` (the computation), ``summarize(raw)
+  -> Summary`` (CSV rows, the claim, whether it held, the JSON record's fields),
+  ``plot(raw, summary) -> Figure`` and ``readme(record, rows, figure) -> str``
+  (its paragraph of the README, from the committed JSON record and CSV rows) —
+  and ``main(argv) = run_experiment(module, argv)``. The modules are listed
+  once, in :mod:`experiments._registry`.
+* **Benchmarks** (:func:`finish_benchmark`): the same ``--quick`` / ``--out``
+  command line and a JSON record (``bench_NAME.json``: machine, versions, git
+  commit, mode, the table rows with medians and ratios) from which
+  ``python -m experiments.report`` writes the README's tables.
 * **Plumbing** (:func:`parse_args`, :class:`Recorder`, :func:`band`,
   :func:`markdown_table`): ``--quick`` / ``--out DIR``, and the three outputs
   of every experiment: ``NAME.csv`` (tidy, one row per configuration × seed,
@@ -26,17 +38,27 @@ Written once, used by every ``experiments/NAME.py``:
 
 Example (an experiment module's skeleton)::
 
-    def main(argv=None):
-      args = _common.parse_args(argv, "alpha_sweep", __doc__)
-      rec = _common.Recorder("alpha_sweep", args)
+    NAME = "alpha_sweep"
+    FULL, QUICK = {"steps": 1500, ...}, {"steps": 400, ...}
+
+    def run(args):
+      cfg = QUICK if args.quick else FULL
       data = _common.mnist1d()
       make_opt = lambda h: optax.chain(jaxreg.add_l2(h["alpha"]), optax.adam(h["lr"]))
       fn = lambda h, key: _common.train(h, key, data=data, make_optimizer=make_opt,
-                                        steps=1000, batch_size=100)
-      result = jaxreg.sweep(fn, {"alpha": alphas, "lr": [1e-3]}, key=jax.random.key(0), seeds=3)
-      rec.write_csv(rows, ["alpha", "seed", "test_error"])
-      rec.save_figure(fig)
-      rec.finish(claim="...", held=True, measured="...", seeds=[0, 1, 2])
+                                        steps=cfg["steps"], batch_size=100)
+      return cfg, jaxreg.sweep(fn, {"alpha": alphas, "lr": [1e-3]}, key=jax.random.key(0), seeds=3)
+
+    def summarize(raw):
+      cfg, result = raw
+      return _common.Summary(rows=..., columns=["alpha", "seed", "test_error"], claim="...",
+                             held=..., measured="...", seeds=[0, 1, 2], fields={"config": cfg})
+
+    def plot(raw, summary): ...            # a matplotlib figure
+    def readme(record, rows, figure): ...  # markdown for the README's results section
+
+    def main(argv=None):
+      return _common.run_experiment(sys.modules[__name__], argv)
 """
 
 from __future__ import annotations
@@ -49,7 +71,9 @@ import math
 import os
 import pathlib
 import platform
+import re
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -167,6 +191,20 @@ def validation_split(data: Data, n_val: int, seed: int = 0) -> Data:
   return Data(*_frozen(data.x_train[tr], data.y_train[tr], data.x_train[va], data.y_train[va]))
 
 
+@functools.cache
+def diabetes() -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+  """scikit-learn's diabetes data (442 × 10, its scaling), features and response centered, float64.
+
+  Returns:
+    ``(X, y, feature_names)``; ``X`` and ``y`` are read-only (cached).
+  """
+  from sklearn.datasets import load_diabetes
+  d = load_diabetes()
+  X, y = d.data.astype(np.float64), d.target.astype(np.float64)
+  X, y = _frozen(X - X.mean(0), y - y.mean())
+  return X, y, tuple(d.feature_names)
+
+
 # --------------------------------------------------------------------------- the MLP
 
 
@@ -203,7 +241,8 @@ def apply_mlp(params, x: jax.Array, *, dropout=None, input_dropout=None, key=Non
   if (dropout is not None or input_dropout is not None) and key is None:
     raise ValueError("apply_mlp: a dropout rate was given but key is None.")
   if dropout is not None or input_dropout is not None:
-    from jaxreg.dropout import dropout as _drop  # lazy: only dropout experiments need it
+    import jaxreg  # lazy: only the dropout experiments need it
+    _drop = jaxreg.dropout
     keys = list(jax.random.split(key, len(params)))
   h = x
   if input_dropout is not None:
@@ -340,14 +379,32 @@ def train(hparams: Mapping[str, jax.Array], key: jax.Array, *, data: Data,
 # --------------------------------------------------------------------------- plumbing
 
 
-def parse_args(argv: Sequence[str] | None, name: str, description: str | None = None) -> argparse.Namespace:
-  """``--quick`` (a small run, under 30 s, for tests) and ``--out DIR`` (default ``experiments/results``)."""
+def parse_args(argv: Sequence[str] | None, name: str, description: str | None = None, *,
+               options: Callable[[argparse.ArgumentParser], None] | None = None) -> argparse.Namespace:
+  """The command line of every experiment and benchmark: ``--quick``, ``--out DIR`` and ``options``.
+
+  Args:
+    argv: the arguments (``None``: ``sys.argv[1:]``).
+    name: the module's name, ``python -m experiments.NAME``.
+    description: the module's docstring (``--help`` prints it).
+    options: adds a module's own arguments to the parser (benchmarks: ``--repeats`` …).
+
+  Returns:
+    The parsed namespace, with ``quick`` (a small run: experiments under 30 s, benchmarks a few
+    seconds on tiny shapes, for the tests), ``out`` (default ``experiments/results``) and
+    ``defaults`` (every argument's default, so a record can say which ones a run changed).
+  """
   parser = argparse.ArgumentParser(prog=f"python -m experiments.{name}", description=description,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--quick", action="store_true", help="a small run (under 30 s) for tests")
+  parser.add_argument("--quick", action="store_true",
+                      help="a small run for tests (experiments: under 30 s; benchmarks: tiny shapes, seconds)")
   parser.add_argument("--out", type=pathlib.Path, default=RESULTS,
                       help="output folder (default: experiments/results/)")
-  return parser.parse_args(argv)
+  if options is not None:
+    options(parser)
+  args = parser.parse_args(argv)
+  args.defaults = {k: parser.get_default(k) for k in vars(args) if k not in ("quick", "out")}
+  return args
 
 
 def cpu_model() -> str:
@@ -383,7 +440,21 @@ def environment() -> dict[str, Any]:
           "optax_version": optax.__version__, "numpy_version": np.__version__,
           "python_version": platform.python_version(), "platform": platform.platform(),
           "device": f"{dev.platform}:{getattr(dev, 'device_kind', dev.platform)}",
-          "n_devices": jax.device_count(), "cpu": cpu_model(), "cpu_count": os.cpu_count()}
+          "n_devices": jax.device_count(), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
+          "machine": machine()}
+
+
+def machine() -> str:
+  """One line naming the machine: CPU model, CPU count and JAX's first device."""
+  dev = jax.devices()[0]
+  return f"{cpu_model()} ({os.cpu_count()} CPUs), device {dev.platform}:{getattr(dev, 'device_kind', dev.platform)}"
+
+
+def _load_average() -> float | None:
+  try:
+    return round(os.getloadavg()[0], 2)
+  except OSError:
+    return None
 
 
 def _fmt(v: Any, digits: int) -> str:
@@ -417,6 +488,7 @@ class Recorder:
     self.out = pathlib.Path(args.out)
     self.out.mkdir(parents=True, exist_ok=True)
     self.start, self.cpu_start = time.perf_counter(), time.process_time()
+    self.load_start = _load_average()
     self.files: dict[str, str] = {}
 
   def path(self, suffix: str) -> pathlib.Path:
@@ -457,6 +529,7 @@ class Recorder:
               "command": f"python -m experiments.{self.name}" + (" --quick" if self.args.quick else ""),
               "wall_time_s": round(time.perf_counter() - self.start, 1),
               "cpu_time_s": round(time.process_time() - self.cpu_start, 1),
+              "load_average_1min": {"start": self.load_start, "end": _load_average()},
               "files": dict(self.files), **environment(), **extra}
     with open(self.path(".json"), "w") as f:
       json.dump(_jsonable(record), f, indent=2)
@@ -482,6 +555,178 @@ def _jsonable(x):
     f = float(x)
     return None if not math.isfinite(f) else float(f"{f:.6g}")
   return x
+
+
+# --------------------------------------------------------------------------- the shape of an experiment
+
+
+class Summary(NamedTuple):
+  """What an experiment's ``summarize(raw)`` returns: its CSV, its claim and its record's fields.
+
+  Attributes:
+    rows: the tidy CSV rows (dicts), one per configuration × seed.
+    columns: the CSV's columns, in order.
+    claim: the claim checked, one sentence.
+    held: whether it held (a claim that does not hold is a result, not an error).
+    measured: what was measured, with the numbers.
+    seeds: the seeds used.
+    fields: more fields of the JSON record (``config``, ``claims``, per-method tables, ``figure_caption``).
+    csv_digits: significant digits of the CSV's floats.
+    markdown: a markdown table, printed; also written to ``NAME.md`` when ``markdown_file``.
+    markdown_file: write ``markdown`` to ``NAME.md``.
+    context: values computed by ``summarize`` that ``plot`` reuses (not recorded).
+  """
+  rows: list
+  columns: list
+  claim: str
+  held: bool
+  measured: str
+  seeds: list
+  fields: Mapping[str, Any] = {}
+  csv_digits: int = 6
+  markdown: str | None = None
+  markdown_file: bool = False
+  context: Mapping[str, Any] = {}
+
+
+def run_experiment(module, argv: Sequence[str] | None = None) -> dict:
+  """``main`` of every experiment: parse ``--quick`` / ``--out``, ``run``, ``summarize``, write, ``plot``.
+
+  Writes ``NAME.csv``, ``NAME.md`` (when the summary has a markdown file), ``NAME.png`` and
+  ``NAME.json`` into ``--out``, prints the markdown table and the claim, and returns the JSON
+  record.
+
+  Args:
+    module: the experiment module (``NAME``, ``run``, ``summarize``, ``plot``, its docstring).
+    argv: command-line arguments (``None``: ``sys.argv[1:]``).
+  """
+  args = parse_args(argv, module.NAME, module.__doc__)
+  rec = Recorder(module.NAME, args)
+  raw = module.run(args)
+  summary = module.summarize(raw)
+  rec.write_csv(summary.rows, summary.columns, digits=summary.csv_digits)
+  if summary.markdown is not None:
+    print(summary.markdown.rstrip("\n"))
+    if summary.markdown_file:
+      rec.write_text(summary.markdown, ".md")
+  rec.save_figure(module.plot(raw, summary))
+  return rec.finish(claim=summary.claim, held=summary.held, measured=summary.measured, seeds=summary.seeds,
+                    **summary.fields)
+
+
+def read_csv(path: str | os.PathLike) -> list[dict[str, str]]:
+  """The rows of a CSV written by :meth:`Recorder.write_csv` (strings, as written)."""
+  with open(path, newline="") as f:
+    return list(csv.DictReader(f))
+
+
+def num(x: float | None, spec: str, missing: str = "n/a") -> str:
+  """``format(x, spec)``, or ``missing`` where the record has no finite value (``None``, NaN)."""
+  return missing if x is None or not math.isfinite(float(x)) else format(float(x), spec)
+
+
+def pct(x: float, digits: int = 1) -> str:
+  """A fraction as a percentage, ``0.4102 -> "41.0%"``."""
+  return f"{100 * float(x):.{digits}f}%"
+
+
+_BLOCK_START = re.compile(r"(\d+[.)]|[-+*>#|]|=+)(\s|$)")
+
+
+def wrap(text: str, width: int = 116) -> str:
+  """Wraps a markdown paragraph at ``width``; no line starts with what markdown reads as a list, quote or heading."""
+  keep = "\ue000"   # spaces inside `code spans` and around "= number" stay on one line
+  text = re.sub(r"`[^`]*`", lambda m: m.group(0).replace(" ", keep), text)
+  text = re.sub(r" ([=≈<>≤≥]) ", lambda m: f"{keep}{m.group(1)}{keep}", text)
+  lines = [line.replace(keep, " ") for line in
+           textwrap.wrap(text, width=width, break_long_words=False, break_on_hyphens=False)]
+  out = []
+  for line in lines:
+    while out and _BLOCK_START.match(line):
+      head, _, line = line.partition(" ")
+      out[-1] += " " + head
+      if not line:
+        break
+    if line:
+      out.append(line)
+  return "\n".join(out)
+
+
+def readme_paragraph(*parts: str) -> str:
+  """README lines: each part on its own line(s), the long ones wrapped with :func:`wrap`."""
+  return "\n".join(wrap(p) if len(p) > 116 else p for p in parts)
+
+
+# --------------------------------------------------------------------------- benchmarks
+
+
+def table(title: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> dict:
+  """One table of a benchmark record: ``{"title", "columns", "rows"}`` (rows: dicts of numbers and strings)."""
+  rows = [dict(r) for r in rows]
+  return {"title": title, "columns": list(columns or (rows[0] if rows else [])), "rows": rows}
+
+
+def apply_quick(args: argparse.Namespace, quick: Mapping[str, Any]) -> argparse.Namespace:
+  """With ``--quick``, the ``quick`` presets replace the defaults of the options the command line left alone."""
+  if args.quick:
+    for k, v in quick.items():
+      if getattr(args, k) == args.defaults[k]:
+        setattr(args, k, v)
+      args.defaults[k] = v
+  return args
+
+
+def run_mode(args: argparse.Namespace, name: str) -> tuple[str, str]:
+  """``(mode, command)`` of a run: ``quick``, ``full`` (every default) or ``reduced`` (options changed)."""
+  changed = [(k, v) for k, v in vars(args).items() if k in args.defaults and v != args.defaults[k]]
+  flags = [f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}") for k, v in changed if v is not False]
+  command = " ".join([f"python -m experiments.{name}", *(["--quick"] if args.quick else []), *flags])
+  return ("quick" if args.quick else "reduced" if changed else "full"), command
+
+
+def finish_benchmark(rec: Recorder, *, settings: Mapping[str, Any], tables: Mapping[str, dict],
+                     versions: Mapping[str, str | None] | None = None, targets: Sequence[Mapping] = (),
+                     notes: str | None = None, **extra) -> dict:
+  """Writes a benchmark's record ``bench_NAME.json`` into ``--out`` and returns it.
+
+  The record holds the mode (``quick`` / ``full`` / ``reduced``) and the command that reproduces
+  the run, the workload ``settings``, the ``tables`` (each from :func:`table`: rows with medians
+  and ratios), the ``targets`` (``{"target", "value", "met"}``), versions of the libraries
+  compared (``versions``), the machine, git commit, wall and CPU time and the load average at
+  the start and the end (on a shared machine, what else was running).
+  """
+  import datetime
+  mode, command = run_mode(rec.args, rec.name)
+  record = {"name": rec.name, "kind": "benchmark", "mode": mode, "quick": bool(rec.args.quick),
+            "command": command, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "settings": dict(settings), "tables": dict(tables),
+            "targets": [dict(t) for t in targets], "notes": notes,
+            "wall_time_s": round(time.perf_counter() - rec.start, 1),
+            "cpu_time_s": round(time.process_time() - rec.cpu_start, 1),
+            "load_average_1min": {"start": rec.load_start, "end": _load_average()},
+            **environment(), "versions": dict(versions or {}), **extra}
+  with open(rec.path(".json"), "w") as f:
+    json.dump(_jsonable(record), f, indent=2)
+    f.write("\n")
+  print(f"[{rec.name}] {mode} run; wrote {rec.path('.json')} in {record['wall_time_s']} s", file=sys.stderr)
+  return record
+
+
+def bench_caption(record: Mapping[str, Any]) -> str:
+  """The provenance line under a benchmark's README table: mode, command, machine, load, date."""
+  load = record.get("load_average_1min") or {}
+  mode = {"full": "full run", "reduced": "reduced run", "quick": "quick smoke run (tiny shapes; not a measurement)"}
+  versions = ", ".join(f"{k} {v}" for k, v in (record.get("versions") or {}).items() if v)
+  return (f"*{mode.get(record.get('mode'), record.get('mode'))}: `{record.get('command')}`, on "
+          f"{record.get('machine')}, load average {load.get('start')} → {load.get('end')} during the run, "
+          f"{str(record.get('date', ''))[:10]}; jax {record.get('jax_version')}, optax {record.get('optax_version')}"
+          f"{', ' + versions if versions else ''}; {record.get('wall_time_s', 0):.0f} s.*")
+
+
+def median(xs: Sequence[float]) -> float:
+  """The median of timings (the statistic every benchmark table reports)."""
+  import statistics
+  return float(statistics.median(xs))
 
 
 def pyplot():

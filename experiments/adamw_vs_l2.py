@@ -69,6 +69,7 @@ References:
 
 from __future__ import annotations
 
+import sys
 from typing import NamedTuple
 
 import jax
@@ -162,23 +163,36 @@ def rounding_gap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
   return np.where(fa & fb, np.abs(np.where(fa, a, 0) - np.where(fb, b, 0)), np.where(fa == fb, 0.0, 1.0))
 
 
-def main(argv=None) -> dict:
-  args = _common.parse_args(argv, NAME, __doc__)
+class Raw(NamedTuple):
+  cfg: dict
+  n_test: int                # test set size (one test signal = 1 / n_test)
+  runs: dict                 # name -> (lrs, decays) of its sweep, with ULP_REFERENCE
+  results: dict              # name -> jaxreg.SweepResult
+
+
+def run(args) -> Raw:
+  """Five sweeps of one compiled program: the four heatmaps and SGD + L2 at lr + 1 ulp."""
   cfg = QUICK if args.quick else FULL
-  rec = _common.Recorder(NAME, args)
   data = _common.mnist1d()
   fn, key = make_run(cfg, data), _common.key(0)
-
   # The four heatmaps, plus SGD + L2 with every learning rate moved up by one float32 ulp: the size of the
   # differences that rounding alone causes, to judge SGD + L2 vs SGD + decoupled against.
   lrs, decays = cfg["grids"]["SGD + L2"]
   ulp_lrs = [float(x) for x in np.nextafter(np.asarray(lrs, np.float32), np.float32(np.inf))]
   runs = {**cfg["grids"], ULP_REFERENCE: (ulp_lrs, decays)}
+  results = {}
+  for name, (lrs, decays) in runs.items():
+    results[name] = jaxreg.sweep(fn, grid_for(name if name != ULP_REFERENCE else "SGD + L2", lrs, decays), key=key,
+                                 seeds=cfg["seeds"])
+  return Raw(cfg, len(data.y_test), runs, results)
+
+
+def summarize(raw: Raw) -> _common.Summary:
+  cfg, runs = raw.cfg, raw.runs
   maps, rows = {}, []
   for name, (lrs, decays) in runs.items():
     flag, swept = OPTIMIZERS["SGD + L2" if name == ULP_REFERENCE else name]
-    res = jaxreg.sweep(fn, grid_for(name if name != ULP_REFERENCE else "SGD + L2", lrs, decays), key=key,
-                       seeds=cfg["seeds"])
+    res = raw.results[name]
     sub = res.select(adam=flag, **{("wd" if swept == "l2" else "l2"): 0.0})   # axes lr, decay, seed
     maps[name] = {k: np.asarray(sub.values[k], np.float64).mean(-1)
                   for k in ("test_error", "test_loss", "train_error")}
@@ -188,13 +202,11 @@ def main(argv=None) -> dict:
                    "decoupled λ (per step lr·λ)", "weight_decay": r[swept], "seed": r["seed"],
                    "train_error": r["train_error"], "test_error": r["test_error"], "train_loss": r["train_loss"],
                    "test_loss": r["test_loss"], "weight_norm": r["weight_norm"]})
-  rec.write_csv(rows, ["optimizer", "lr", "decay_kind", "weight_decay", "seed", "train_error", "test_error",
-                       "train_loss", "test_loss", "weight_norm"], digits=8)
 
   # (1) Prop. 1: SGD + L2 == SGD + decoupled at α = λ, up to float32 rounding.
   pair = rounding_gap(maps["SGD + L2"]["test_error"], maps["SGD + decoupled"]["test_error"])
   ulp = rounding_gap(maps["SGD + L2"]["test_error"], maps[ULP_REFERENCE]["test_error"])
-  one = 1.0 / len(data.y_test)   # one test signal
+  one = 1.0 / raw.n_test   # one test signal
   held1 = bool(pair.mean() <= 2 * ulp.mean() + one)
   # (2) best AdamW <= best Adam + L2.
   heat = {n: maps[n] for n in cfg["grids"]}
@@ -208,7 +220,6 @@ def main(argv=None) -> dict:
             for n in ("Adam + L2", "Adam + decoupled")}
   held3 = bool(spread["Adam + decoupled"] < spread["Adam + L2"])
 
-  rec.save_figure(figure(heat, pair, ulp, cfg))
   measured = (f"SGD + L2 vs SGD + decoupled at matched settings: |Δ test error| mean {100 * pair.mean():.2f}, "
               f"median {100 * np.median(pair):.2f}, max {100 * pair.max():.1f} points (bit-equal cells: "
               f"{int((pair == 0).sum())}/{pair.size}); rounding alone (lr + 1 ulp): mean {100 * ulp.mean():.2f}, "
@@ -217,29 +228,67 @@ def main(argv=None) -> dict:
                           for n, e in best.items())
               + f"; std over learning rates of the tolerated decay (largest within 1 point of the row's best): "
               f"Adam + L2 {spread['Adam + L2']:.2f} decades, Adam + decoupled {spread['Adam + decoupled']:.2f} decades")
-  return rec.finish(
+  return _common.Summary(
+      rows=rows, columns=["optimizer", "lr", "decay_kind", "weight_decay", "seed", "train_error", "test_error",
+                          "train_loss", "test_loss", "weight_norm"], csv_digits=8,
       claim="SGD + L2 and SGD + decoupled decay are the same algorithm at α = λ (Loshchilov & Hutter Prop. 1); "
             "for Adam they differ and decoupled decay generalizes at least as well and its best decay depends "
             "less on the learning rate (their Fig. 2)",
       held=held1 and held2 and held3, measured=measured, seeds=list(range(cfg["seeds"])),
-      claims=[{"claim": "Prop. 1: SGD + L2 and SGD + decoupled differ only by float32 rounding: their mean |Δ test "
-                        "error| over the grid is at most twice that of SGD + L2 vs itself with lr + 1 ulp "
-                        "(+ one test signal)", "held": held1},
-              {"claim": "best Adam + decoupled test error ≤ best Adam + L2 test error (1 seed per cell)",
-               "held": bool(held2)},
-              {"claim": "the tolerated decay (largest within 1 point of a row's best) varies less across learning "
-                        "rates for Adam + decoupled than for Adam + L2 (std in decades)", "held": held3}],
-      sgd_pair_abs_test_error_diff={"mean": float(pair.mean()), "median": float(np.median(pair)),
-                                    "max": float(pair.max()), "bit_equal_cells": int((pair == 0).sum()),
-                                    "cells": int(pair.size)},
-      sgd_ulp_abs_test_error_diff={"mean": float(ulp.mean()), "median": float(np.median(ulp)),
-                                   "max": float(ulp.max())},
-      best_test_error=best, best_setting=where, tolerated_decay_std_decades=spread,
-      tolerated_decay={n: tolerated_decay(maps[n]["test_error"], maps[n]["decays"]).tolist() for n in heat},
-      best_test_accuracy=1 - min(best.values()),
-      config={**{k: v for k, v in cfg.items() if k != "grids"},
-              "grids": {n: {"lr": list(map(float, g[0])), "weight_decay": list(map(float, g[1]))}
-                        for n, g in runs.items()}})
+      fields=dict(
+          claims=[{"claim": "Prop. 1: SGD + L2 and SGD + decoupled differ only by float32 rounding: their mean |Δ "
+                            "test error| over the grid is at most twice that of SGD + L2 vs itself with lr + 1 ulp "
+                            "(+ one test signal)", "held": held1},
+                  {"claim": "best Adam + decoupled test error ≤ best Adam + L2 test error (1 seed per cell)",
+                   "held": bool(held2)},
+                  {"claim": "the tolerated decay (largest within 1 point of a row's best) varies less across "
+                            "learning rates for Adam + decoupled than for Adam + L2 (std in decades)",
+                   "held": held3}],
+          sgd_pair_abs_test_error_diff={"mean": float(pair.mean()), "median": float(np.median(pair)),
+                                        "max": float(pair.max()), "bit_equal_cells": int((pair == 0).sum()),
+                                        "cells": int(pair.size)},
+          sgd_ulp_abs_test_error_diff={"mean": float(ulp.mean()), "median": float(np.median(ulp)),
+                                       "max": float(ulp.max())},
+          best_test_error=best, best_setting=where, tolerated_decay_std_decades=spread,
+          tolerated_decay={n: tolerated_decay(maps[n]["test_error"], maps[n]["decays"]).tolist() for n in heat},
+          best_test_accuracy=1 - min(best.values()),
+          config={**{k: v for k, v in cfg.items() if k != "grids"},
+                  "grids": {n: {"lr": list(map(float, g[0])), "weight_decay": list(map(float, g[1]))}
+                            for n, g in runs.items()}}),
+      context={"heat": heat, "pair": pair, "ulp": ulp})
+
+
+def plot(raw: Raw, summary: _common.Summary):
+  c = summary.context
+  return figure(c["heat"], c["pair"], c["ulp"], raw.cfg)
+
+
+def readme(record: dict, rows: list[dict], figure: str) -> str:
+  """The README's paragraph on this experiment, from its JSON record."""
+  pair, ulp = record["sgd_pair_abs_test_error_diff"], record["sgd_ulp_abs_test_error_diff"]
+  best, spread = record["best_test_error"], record["tolerated_decay_std_decades"]
+  held = [c["held"] for c in record["claims"]]
+  sgd = ("For SGD, L2 and decoupled decay are the same algorithm (their Prop. 1): the heatmaps differ by "
+         f"{100 * pair['mean']:.2f} points on average, about what moving the learning rate by one float32 ulp does "
+         f"({100 * ulp['mean']:.2f})." if held[0] else
+         f"For SGD, the L2 and decoupled heatmaps differ by {100 * pair['mean']:.2f} points on average, more than "
+         f"moving the learning rate by one float32 ulp does ({100 * ulp['mean']:.2f}): Prop. 1 is **not** confirmed.")
+  ad, al = 100 * best["Adam + decoupled"], 100 * best["Adam + L2"]
+  gen = (f"decoupled decay generalized at least as well (best {ad:.1f}% vs {al:.1f}% for Adam + L2)" if held[1] else
+         f"decoupled decay did **not** generalize better at this scale (best {ad:.1f}% vs {al:.1f}% for Adam + L2"
+         + (", within one-seed noise)" if ad - al <= 1.5 else ")"))
+  sep = (f"its good region is {'more' if held[2] else 'not more'} separable "
+         f"({_common.num(spread['Adam + decoupled'], '.2f')} vs {_common.num(spread['Adam + L2'], '.2f')} decades)")
+  verdict = ("the paper's Adam claims hold here" if held[1] and held[2] else
+             "the paper's Adam claims are not established here")
+  text = f"{sgd} For Adam, {gen}, and {sep}: {verdict}."
+  return _common.readme_paragraph(
+      "**Coupled L2 vs decoupled weight decay** (`adamw_vs_l2`, after Loshchilov & Hutter 2019 Fig. 2).",
+      f"![adamw]({figure})", text)
+
+
+def main(argv=None) -> dict:
+  return _common.run_experiment(sys.modules[__name__], argv)
 
 
 def figure(maps, pair, ulp, cfg):

@@ -1,47 +1,38 @@
 """Runs every experiment and writes the results index ``README.md``.
 
 ``python -m experiments.all [--quick] [--out DIR] [--only a,b] [--index-only]``
-runs, in order, each module of :data:`EXPERIMENTS` that exists (a missing one is
-skipped with a message; one that fails is reported and the others still run),
+runs, in order, each experiment of :data:`experiments._registry.EXPERIMENTS` that
+exists (a missing one is skipped with a message; one that fails is reported and the others still run),
 each in this process with the same ``--quick`` / ``--out``, then writes
 ``DIR/README.md``: one row per experiment — the claim, what was measured,
 whether it held, the figure and the wall time — read from each ``NAME.json``
-in ``DIR`` (so experiments run one by one are indexed too). The exit status is
+in ``DIR`` (so experiments run one by one are indexed too), and a section
+listing the benchmark records ``bench_*.json`` found there. The exit status is
 1 when an experiment raised; a claim that did not hold is a result, not an
 error: it is reported (stderr and the index) and the status stays 0.
+``python -m experiments.report`` rewrites the index too, with the README.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import pathlib
 import sys
 import time
 import traceback
 
-from experiments import _common
+from experiments._registry import BENCHMARKS, EXPERIMENTS, load
 
-EXPERIMENTS = ("alpha_sweep", "sparsity", "constraint_regions", "dropout_mnist1d", "regularizer_table",
-               "adamw_vs_l2", "lasso_path")
-
-
-def _module(name: str):
-  """The experiment module, or ``None`` when ``experiments/NAME.py`` does not exist."""
-  try:
-    return importlib.import_module(f"experiments.{name}")
-  except ModuleNotFoundError as e:
-    if e.name == f"experiments.{name}":
-      return None
-    raise
+RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 
 def _cell(text) -> str:
   return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def write_index(out: pathlib.Path, names=EXPERIMENTS, errors: dict[str, str] | None = None) -> pathlib.Path:
+def write_index(out: pathlib.Path, names=EXPERIMENTS, errors: dict[str, str] | None = None,
+                benchmarks=BENCHMARKS) -> pathlib.Path:
   """Writes ``out/README.md`` from the ``NAME.json`` files found in ``out``; returns its path."""
   errors = errors or {}
   records = {}
@@ -85,6 +76,18 @@ def write_index(out: pathlib.Path, names=EXPERIMENTS, errors: dict[str, str] | N
                   f"optax {any_r.get('optax_version')}, Python {any_r.get('python_version')}"
                   f"{f', commit {commit}' if commit else ''}. Wall time depends on what else runs on the "
                   "machine; CPU time (all threads) on how much work the run was."]
+  benches = {n: json.loads((out / f"{n}.json").read_text()) for n in benchmarks if (out / f"{n}.json").exists()}
+  if benches:
+    lines += ["", "## Benchmarks", "",
+              "Records of `python -m experiments.bench_*`; `python -m experiments.report` renders them into the "
+              "README's performance section.", "",
+              "| benchmark | mode | command | machine | load average (start → end) | wall time | commit |",
+              "|---|---|---|---|---|---|---|"]
+    for name, r in benches.items():
+      load_avg = r.get("load_average_1min") or {}
+      lines.append(f"| [`{name}`]({name}.json) | {r.get('mode')} | `{_cell(r.get('command', ''))}` | "
+                   f"{_cell(r.get('machine', ''))} | {load_avg.get('start')} → {load_avg.get('end')} | "
+                   f"{r.get('wall_time_s', float('nan')):.0f} s | {r.get('git_commit')} |")
   p = out / "README.md"
   p.write_text("\n".join(lines) + "\n")
   return p
@@ -94,7 +97,7 @@ def main(argv=None) -> int:
   parser = argparse.ArgumentParser(prog="python -m experiments.all", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--quick", action="store_true", help="small runs (each under 30 s)")
-  parser.add_argument("--out", type=pathlib.Path, default=_common.RESULTS, help="output folder")
+  parser.add_argument("--out", type=pathlib.Path, default=RESULTS, help="output folder")
   parser.add_argument("--only", default=None, help="comma-separated experiment names (default: all)")
   parser.add_argument("--index-only", action="store_true", help="only rewrite README.md from the JSON files")
   args = parser.parse_args(argv)
@@ -106,7 +109,7 @@ def main(argv=None) -> int:
   errors, not_held, times = {}, [], {}
   if not args.index_only:
     for name in names:
-      mod = _module(name)
+      mod = load(name)
       if mod is None:
         print(f"[all] skipping {name}: experiments/{name}.py does not exist", file=sys.stderr)
         continue

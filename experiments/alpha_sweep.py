@@ -29,6 +29,9 @@ Run: ``python -m experiments.alpha_sweep [--quick] [--out DIR]``.
 
 from __future__ import annotations
 
+import sys
+from typing import NamedTuple
+
 import numpy as np
 import optax
 
@@ -41,6 +44,13 @@ FULL = {"n_train": 2000, "hidden": (100, 100), "steps": 1500, "batch_size": 100,
         "alphas": (1e-5, 1.0, 64), "seeds": 3, "chunk_size": 128}
 QUICK = {"n_train": 300, "hidden": (64, 64), "steps": 400, "batch_size": 50, "lr": 3e-3,
          "alphas": (1e-5, 1.0, 8), "seeds": 2, "chunk_size": None}
+COLUMNS = ["alpha", "penalty", "seed", "train_error", "test_error", "train_loss", "test_loss", "zero_fraction"]
+
+
+class Raw(NamedTuple):
+  cfg: dict
+  result: jaxreg.SweepResult    # leaves (penalty, alpha, seed)
+  alphas: np.ndarray
 
 
 def make_optimizer(h, lr):
@@ -49,8 +59,9 @@ def make_optimizer(h, lr):
                      jaxreg.proximal_l1(h["alpha"] * h["l1"], lr))
 
 
-def run(cfg: dict, *, seed: int = 0) -> tuple[jaxreg.SweepResult, np.ndarray]:
+def run(args) -> Raw:
   """The sweep: ``alphas × {L2, L1} × seeds`` MLP training runs on MNIST-1D."""
+  cfg = QUICK if args.quick else FULL
   data = _common.mnist1d(cfg["n_train"])
   lo, hi, n = cfg["alphas"]
   alphas = np.geomspace(lo, hi, n)
@@ -59,9 +70,9 @@ def run(cfg: dict, *, seed: int = 0) -> tuple[jaxreg.SweepResult, np.ndarray]:
     return _common.train(h, key, data=data, make_optimizer=lambda h: make_optimizer(h, cfg["lr"]),
                          steps=cfg["steps"], batch_size=cfg["batch_size"], hidden=cfg["hidden"])
 
-  result = jaxreg.sweep(fn, {"l1": [0.0, 1.0], "alpha": alphas}, key=_common.key(seed),
+  result = jaxreg.sweep(fn, {"l1": [0.0, 1.0], "alpha": alphas}, key=_common.key(0),
                         seeds=cfg["seeds"], chunk_size=cfg["chunk_size"], progress=True)
-  return result, alphas
+  return Raw(cfg, result, alphas)
 
 
 def rows(result, alphas) -> list[dict]:
@@ -77,7 +88,7 @@ def rows(result, alphas) -> list[dict]:
   return out
 
 
-def summarize(result, alphas) -> tuple[list[dict], bool]:
+def best_alphas(result, alphas) -> tuple[list[dict], bool]:
   """The best alpha per penalty and whether the U-curve claim held for each."""
   v = result.values
   table, held = [], True
@@ -99,7 +110,32 @@ def summarize(result, alphas) -> tuple[list[dict], bool]:
   return table, held
 
 
-def plot(result, alphas, table):
+def summarize(raw: Raw) -> _common.Summary:
+  cfg, result, alphas = raw
+  table, held = best_alphas(result, alphas)
+  md = _common.markdown_table(table, ["penalty", "best_alpha", "test_error", "test_error_std", "train_error",
+                                      "test_error_smallest_alpha", "test_error_largest_alpha"])
+  measured = "; ".join(
+      f"{t['penalty']}: best alpha {t['best_alpha']:.3g} (index {t['best_index']} of {len(alphas)}), "
+      f"test error {t['test_error']:.3f} vs {t['test_error_smallest_alpha']:.3f} at the smallest alpha "
+      f"(train {t['train_error_smallest_alpha']:.3f}) and {t['test_error_largest_alpha']:.3f} at the largest "
+      f"(train {t['train_error_largest_alpha']:.3f})" for t in table)
+  return _common.Summary(
+      rows=rows(result, alphas), columns=COLUMNS, markdown=md + "\n", markdown_file=True,
+      claim="Too large alpha underfits, too small overfits: the best test error lies strictly inside "
+            "the alpha range, for L2 (add_l2) and L1 (proximal_l1).",
+      held=held, measured=measured, seeds=[int(s) for s in result.axes["seed"]],
+      fields={"config": {**cfg, "dataset": "MNIST-1D" + ("" if cfg["n_train"] is None else
+                                                        f" ({cfg['n_train']} train)"),
+                         "optimizer": "Adam", "n_runs": int(np.prod(result.shape))},
+              "best": table, "figure_caption": "Train and test error against alpha for L2 and L1; mean over seeds, "
+                                               "band = min–max over seeds."},
+      context={"table": table})
+
+
+def plot(raw: Raw, summary: _common.Summary):
+  _, result, alphas = raw
+  table = summary.context["table"]
   plt = _common.pyplot()
   v = result.values
   fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
@@ -122,32 +158,29 @@ def plot(result, alphas, table):
   return fig
 
 
+def readme(record: dict, rows: list[dict], figure: str) -> str:
+  """The README's paragraph on this experiment, from its JSON record."""
+  cfg, best = record["config"], {b["penalty"]: b for b in record["best"]}
+  l2, l1 = best["L2"], best["L1"]
+  sizes = "-".join(map(str, [40, *cfg["hidden"], 10]))
+  n_alphas, seeds = cfg["alphas"][2], len(record["seeds"])
+  split = "the 4000-signal MNIST-1D training set" if cfg["n_train"] is None else \
+      f"a {cfg['n_train']}-signal MNIST-1D split"
+  shape = ("test error is U-shaped" if record["held"] else
+           "the U-curve claim did **not** hold (" + ", ".join(p for p in best if not best[p]["held"]) + ")")
+  text = (f"A {sizes} MLP on {split}, {n_alphas} log-spaced alphas × {{L2 via `add_l2`, L1 via `proximal_l1`}} × "
+          f"{seeds} seeds in one sweep ({cfg['n_runs']} trainings, {record['wall_time_s']:.0f} s): {shape}. "
+          f"L2 is best at α ≈ {l2['best_alpha']:.2g} ({_common.pct(l2['test_error'])} test error, against "
+          f"{_common.pct(l2['test_error_smallest_alpha'])} at the smallest alpha with "
+          f"{_common.pct(l2['train_error_smallest_alpha'])} train error, and "
+          f"{_common.pct(l2['test_error_largest_alpha'])} at the largest); L1 at α ≈ {l1['best_alpha']:.2g} ({_common.pct(l1['test_error'])}).")
+  return _common.readme_paragraph(
+      "**The main job — too large alpha underfits, too small overfits** (`alpha_sweep`, the seed's §5.1).",
+      f"![alpha sweep]({figure})", text)
+
+
 def main(argv=None) -> dict:
-  args = _common.parse_args(argv, NAME, __doc__)
-  cfg = QUICK if args.quick else FULL
-  rec = _common.Recorder(NAME, args)
-  result, alphas = run(cfg)
-  rec.write_csv(rows(result, alphas), ["alpha", "penalty", "seed", "train_error", "test_error",
-                                       "train_loss", "test_loss", "zero_fraction"])
-  table, held = summarize(result, alphas)
-  md = _common.markdown_table(table, ["penalty", "best_alpha", "test_error", "test_error_std", "train_error",
-                                      "test_error_smallest_alpha", "test_error_largest_alpha"])
-  print(md)
-  rec.write_text(md + "\n", ".md")
-  rec.save_figure(plot(result, alphas, table))
-  measured = "; ".join(
-      f"{t['penalty']}: best alpha {t['best_alpha']:.3g} (index {t['best_index']} of {len(alphas)}), "
-      f"test error {t['test_error']:.3f} vs {t['test_error_smallest_alpha']:.3f} at the smallest alpha "
-      f"(train {t['train_error_smallest_alpha']:.3f}) and {t['test_error_largest_alpha']:.3f} at the largest "
-      f"(train {t['train_error_largest_alpha']:.3f})" for t in table)
-  return rec.finish(
-      claim="Too large alpha underfits, too small overfits: the best test error lies strictly inside "
-            "the alpha range, for L2 (add_l2) and L1 (proximal_l1).",
-      held=held, measured=measured, seeds=[int(s) for s in result.axes["seed"]],
-      config={**cfg, "dataset": "MNIST-1D" + ("" if cfg["n_train"] is None else f" ({cfg['n_train']} train)"),
-              "optimizer": "Adam", "n_runs": int(np.prod(result.shape))},
-      best=table, figure_caption="Train and test error against alpha for L2 and L1; mean over seeds, "
-                                 "band = min–max over seeds.")
+  return _common.run_experiment(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

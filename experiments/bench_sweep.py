@@ -1,13 +1,18 @@
 """Benchmark: a 64-alpha sweep as one compiled program vs. the ways people write it by hand.
 
 Workload (every row the same): scikit-learn's digits (1500 train images, 64
-features scaled to [0, 1]), an MLP 64-32-10 (ReLU, He-normal init), softmax
-cross-entropy, coupled L2 then Adam(1e-3) (``optax.chain(jaxreg.add_l2(alpha),
-optax.adam(1e-3))`` built from the traced alpha; in PyTorch ``grad += alpha·w``
-then ``torch.optim.Adam``), batch 32, ``--steps`` steps (default 2000), 64
-alphas log-spaced in [1e-5, 1e-1]. Every run returns its final full-train loss.
+standardized features: ``_common.digits(1500)``), an MLP 64-32-10 (ReLU,
+He-normal init: ``_common.init_mlp``), softmax cross-entropy, coupled L2 then
+Adam(1e-3) (``optax.chain(jaxreg.add_l2(alpha), optax.adam(1e-3))`` built from
+the traced alpha; in PyTorch ``grad += alpha·w`` then ``torch.optim.Adam``),
+batch 32 (a fresh permutation of the training set every epoch), ``--steps``
+steps (default 2000), 64 alphas log-spaced in [1e-5, 1e-1]. The JAX rows run
+the experiments' own training loop, ``_common.train``; every run returns its
+final full-train loss.
 
-Rows (wall time of a fresh run, including compilation; median of repeats):
+Rows (wall time of a fresh run, including compilation, after clearing JAX's caches and
+``jaxreg.sweep``'s in-memory program cache; and of a second run of the same functions; median of
+repeats):
 
 * ``jaxreg.sweep``: ``jaxreg.sweep(fn, {"alpha": alphas}, key=key)``.
 * hand-written ``jit(vmap(train))``: alphas vmapped, key shared.
@@ -30,17 +35,19 @@ on a busy 2-core machine its default two OpenMP threads spin against each other
 and made ``torch.func`` 24× slower; one thread is torch's best case here.
 
 Run: ``python -m experiments.bench_sweep`` (about 2 minutes on a 2-core CPU).
+Writes the record ``bench_sweep.json`` (machine, versions, every row's medians
+and ratios, the memory rows, the targets) into ``--out``; ``python -m
+experiments.report`` renders it into the README. ``--quick``: a smoke run for
+the tests (4 alphas, 20 steps, one repeat, no PyTorch, no memory rows; seconds,
+not a measurement).
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
-import math
 import os
-import platform
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -51,57 +58,40 @@ import numpy as np
 import optax
 
 import jaxreg
+from experiments import _common
 
 # --------------------------------------------------------------------------- workload
-# (The lead may dedupe this against experiments/_common.py; it is kept here so the
-# benchmark's workload is fixed and identical for the JAX and PyTorch rows.)
 
-HIDDEN, BATCH, LR = 32, 32, 1e-3
+NAME = "bench_sweep"
+HIDDEN, BATCH, LR, N_TRAIN = 32, 32, 1e-3, 1500
+QUICK = {"steps": 20, "configs": 4, "repeats": 1, "sampled": 1, "no_torch": True, "no_memory": True}
 
 
-@functools.cache
-def digits():
-  """1500 training images of scikit-learn's digits, features in [0, 1]."""
-  from sklearn.datasets import load_digits
-  x, y = load_digits(return_X_y=True)
-  return (x[:1500] / 16.0).astype(np.float32), y[:1500].astype(np.int32)
+def data() -> _common.Data:
+  """1500 training images of scikit-learn's digits, standardized (the rest is the unused test split)."""
+  return _common.digits(N_TRAIN)
 
 
 def batch_indices(steps: int, seed: int = 0) -> np.ndarray:
-  """``(steps, BATCH)`` minibatch indices (for the PyTorch rows; JAX draws them from its key)."""
-  return np.random.default_rng(seed).integers(0, len(digits()[0]), size=(steps, BATCH))
+  """``(steps, BATCH)`` minibatch indices for the PyTorch rows: a fresh permutation every epoch, as in JAX."""
+  n = N_TRAIN
+  per_epoch = n // BATCH
+  rng = np.random.default_rng(seed)
+  epochs = [rng.permutation(n)[: per_epoch * BATCH].reshape(per_epoch, BATCH) for _ in range(-(-steps // per_epoch))]
+  return np.concatenate(epochs)[:steps]
 
 
-def init_mlp(key):
-  k1, k2 = jax.random.split(key)
-  return {"w1": jax.random.normal(k1, (64, HIDDEN)) * math.sqrt(2 / 64), "b1": jnp.zeros(HIDDEN),
-          "w2": jax.random.normal(k2, (HIDDEN, 10)) * math.sqrt(2 / HIDDEN), "b2": jnp.zeros(10)}
-
-
-def loss_fn(p, x, y):
-  logits = jax.nn.relu(x @ p["w1"] + p["b1"]) @ p["w2"] + p["b2"]
-  return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+def _optimizer(h):
+  return optax.chain(jaxreg.add_l2(h["alpha"]), optax.adam(LR))
 
 
 def make_train(steps: int):
   """``train(alpha, key) -> final train loss``; alpha may be a tracer or a Python float."""
-  x_np, y_np = digits()
-  x, y = jnp.asarray(x_np), jnp.asarray(y_np)
+  d = data()
 
   def train(alpha, key):
-    k_init, k_data = jax.random.split(key)
-    params = init_mlp(k_init)
-    opt = optax.chain(jaxreg.add_l2(alpha), optax.adam(LR))
-
-    def step(carry, k):
-      p, s = carry
-      idx = jax.random.randint(k, (BATCH,), 0, x.shape[0])
-      g = jax.grad(loss_fn)(p, x[idx], y[idx])
-      u, s = opt.update(g, s, p)
-      return (optax.apply_updates(p, u), s), None
-
-    (params, _), _ = jax.lax.scan(step, (params, opt.init(params)), jax.random.split(k_data, steps))
-    return loss_fn(params, x, y)
+    return _common.train({"alpha": alpha}, key, data=d, make_optimizer=_optimizer, steps=steps, batch_size=BATCH,
+                         hidden=(HIDDEN,))["train_loss"]
 
   return train
 
@@ -160,8 +150,7 @@ def torch_func_ensemble(alphas, steps):
   import torch
   from torch.func import functional_call, grad, stack_module_state, vmap
   torch.manual_seed(0)
-  x, y = (torch.from_numpy(a) for a in digits())
-  y = y.long()
+  x, y = torch.from_numpy(data().x_train.copy()), torch.from_numpy(data().y_train.copy()).long()
   models = [_torch_mlp(torch) for _ in alphas]
   params, buffers = stack_module_state(models)
   base = _torch_mlp(torch).to("meta")
@@ -184,8 +173,7 @@ def torch_func_ensemble(alphas, steps):
 
 def torch_loop(alphas, steps):
   import torch
-  x, y = (torch.from_numpy(a) for a in digits())
-  y = y.long()
+  x, y = torch.from_numpy(data().x_train.copy()), torch.from_numpy(data().y_train.copy()).long()
   idxs = torch.from_numpy(batch_indices(steps))
   out = []
   for a in alphas:
@@ -207,9 +195,18 @@ def torch_loop(alphas, steps):
 # --------------------------------------------------------------------------- measurement
 
 
+def clear_caches():
+  """Forgets every compiled program: JAX's caches and ``jaxreg.sweep``'s own (it keeps compiled programs keyed
+  on what they compute, which ``jax.clear_caches`` does not reach)."""
+  jax.clear_caches()
+  cache = getattr(sys.modules.get(jaxreg.sweep.__module__), "_COMPILED", None)
+  if cache is not None:
+    cache.clear()
+
+
 def timed(setup, *args, steady=True):
-  """``(fresh, steady, out)``: setup + first run with cleared JAX caches, then a second run."""
-  jax.clear_caches()   # a fresh run compiles, as a new sweep would
+  """``(fresh, steady, out)``: setup + first run with every cache cleared, then a second run."""
+  clear_caches()   # a fresh run compiles, as a new sweep would
   t = time.perf_counter()
   run = setup(*args)
   out = run()
@@ -255,21 +252,7 @@ def xla_temp_mb(n_configs: int, steps: int) -> float:
   return float("nan") if analysis is None else analysis.temp_size_in_bytes / 2**20
 
 
-def machine() -> str:
-  cpu = platform.processor() or platform.machine()
-  try:
-    with open("/proc/cpuinfo") as f:
-      cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-  except (OSError, StopIteration):
-    pass
-  dev = jax.devices()[0]
-  return (f"{cpu}, {os.cpu_count()} cores; jax {jax.__version__} on {dev.platform} "
-          f"({getattr(dev, 'device_kind', '')}), optax {optax.__version__}, Python {platform.python_version()}")
-
-
-def main(argv=None):
-  parser = argparse.ArgumentParser(prog="python -m experiments.bench_sweep", description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+def options(parser):
   parser.add_argument("--steps", type=int, default=2000)
   parser.add_argument("--configs", type=int, default=64)
   parser.add_argument("--repeats", type=int, default=3, help="repeats of the fast rows (median reported)")
@@ -281,31 +264,41 @@ def main(argv=None):
   parser.add_argument("--no-memory", action="store_true")
   parser.add_argument("--memory-steps", type=int, default=200, help="steps per run in the memory rows")
   parser.add_argument("--memory-child", nargs=2, type=int, metavar=("N", "CHUNK"), help=argparse.SUPPRESS)
-  args = parser.parse_args(argv)
+
+
+SWEEP, HAND = "jaxreg.sweep", "hand-written jit(vmap(train))"
+LOOP = "loop of compiled single runs (alpha traced, 1 compile)"
+TORCH_FUNC = "torch.func ensemble (vmap + functional_call)"
+
+
+def main(argv=None):
+  args = _common.apply_quick(_common.parse_args(argv, NAME, __doc__, options=options), QUICK)
   if args.memory_child:
     return memory_child(*args.memory_child, args.steps)
+  rec = _common.Recorder(NAME, args)
 
   alphas = np.logspace(-5, -1, args.configs)
   n, k = args.configs, min(args.sampled, args.configs)
-  try:
-    import torch
-    has_torch = not args.no_torch
-    if args.torch_threads:
-      torch.set_num_threads(args.torch_threads)
-  except ImportError:
-    torch, has_torch = None, False
+  torch = None
+  if not args.no_torch:
+    try:
+      import torch
+      if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
+    except ImportError:
+      print(f"[{NAME}] torch is not installed: no PyTorch rows", file=sys.stderr)
   jax.jit(lambda v: v + 1)(1.0).block_until_ready()   # backend start-up, outside every row
 
   # name -> (setup, alphas it runs, factor to n configs, repeats, has a separate compiled 2nd run)
   rows = {
-      "jaxreg.sweep": (setup_sweep, alphas, 1, args.repeats, True),
-      "hand-written jit(vmap(train))": (setup_hand_vmap, alphas, 1, args.repeats, True),
-      "loop of compiled single runs (alpha traced, 1 compile)": (setup_compiled_loop, alphas, 1, args.repeats, True),
+      SWEEP: (setup_sweep, alphas, 1, args.repeats, True),
+      HAND: (setup_hand_vmap, alphas, 1, args.repeats, True),
+      LOOP: (setup_compiled_loop, alphas, 1, args.repeats, True),
       f"loop, Python-float alpha in optax (recompiles; {k} timed, ×{n / k:g})":
           (setup_recompile_loop, alphas[:k], n / k, 1, False),
   }
-  if has_torch:
-    rows["torch.func ensemble (vmap + functional_call)"] = (setup_torch_func, alphas, 1, max(1, args.repeats - 1), False)
+  if torch is not None:
+    rows[TORCH_FUNC] = (setup_torch_func, alphas, 1, max(1, args.repeats - 1), False)
     rows[f"plain PyTorch loop ({k} timed, ×{n / k:g})"] = (setup_torch_loop, alphas[:k], n / k, 1, False)
 
   fresh, steady, outputs = {name: [] for name in rows}, {name: [] for name in rows}, {}
@@ -320,55 +313,112 @@ def main(argv=None):
         outputs[name] = np.asarray(out)
 
   # Same workload check: the JAX rows agree with each other (up to vmap/float reassociation).
-  ref = outputs["jaxreg.sweep"]
+  ref = outputs[SWEEP]
   for name in list(rows)[1:4]:
     m = len(outputs[name])
     np.testing.assert_allclose(outputs[name], ref[:m], rtol=2e-3, atol=1e-4, err_msg=name)
 
-  med = {name: statistics.median(t) for name, t in fresh.items()}
-  med2 = {name: statistics.median(t) for name, t in steady.items()}
-  base, base2 = med["jaxreg.sweep"], med2["jaxreg.sweep"]
-  print(f"\n### jaxreg.sweep benchmark: digits MLP 64-{HIDDEN}-10, Adam, batch {BATCH}, {args.steps} steps, "
-        f"{n} alphas\n\nMachine: {machine()}"
-        + (f"; torch {torch.__version__} ({torch.get_num_threads()} threads)" if has_torch else "") + "\n")
-  print("| method | fresh (s) | ÷ sweep | compiled (s) | ÷ sweep | repeats |")
-  print("|---|---|---|---|---|---|")
-  for name in rows:
-    second = f"{med2[name]:.2f} | {med2[name] / base2:.2f}×" if rows[name][4] else f"= | {med2[name] / base2:.2f}×"
-    print(f"| {name} | {med[name]:.2f} | {med[name] / base:.2f}× | {second} | {len(fresh[name])} |")
-  print("\nfresh: wall time of a new run including compilation (JAX caches cleared); compiled: the same "
-        "functions run again (= where every run costs the same: no compilation, or a recompilation per config). "
-        "Medians of repeats; rows marked ×N time a few configs and scale linearly.")
+  med = {name: _common.median(t) for name, t in fresh.items()}
+  med2 = {name: _common.median(t) for name, t in steady.items()}
+  base, base2 = med[SWEEP], med2[SWEEP]
+  timing = [{"method": name, "fresh_s": med[name], "fresh_over_sweep": med[name] / base,
+             "compiled_s": med2[name] if rows[name][4] else None, "compiled_over_sweep": med2[name] / base2,
+             "repeats": len(fresh[name]), "extrapolated_x": rows[name][2] if rows[name][2] != 1 else None}
+            for name in rows]
+  title = (f"digits MLP 64-{HIDDEN}-10, Adam, batch {BATCH}, {args.steps} steps, {n} alphas: wall time (s) of a "
+           "fresh run (compilation included, every cache cleared) and of the same functions run again (compiled)")
+  tables = {"timing": _common.table(title, timing)}
+  print(title + "\n\n" + timing_table(timing))
 
-  def check(label, value, target, ok):
-    return f"{label} = {value:.2f} (target {target}: {'met' if ok else 'NOT met'})"
-
-  hv, hv2 = med["hand-written jit(vmap(train))"], med2["hand-written jit(vmap(train))"]
-  lp, lp2 = (m["loop of compiled single runs (alpha traced, 1 compile)"] for m in (med, med2))
-  lines = [check("sweep ÷ hand-written vmap, fresh", base / hv, "≤ 1.10", base / hv <= 1.10),
-           check("sweep ÷ hand-written vmap, compiled", base2 / hv2, "≤ 1.10", base2 / hv2 <= 1.10),
-           check("compiled loop ÷ sweep, fresh", lp / base, "≥ 1.3", lp / base >= 1.3),
-           check("compiled loop ÷ sweep, compiled", lp2 / base2, "≥ 1.3", lp2 / base2 >= 1.3)]
-  if has_torch:
-    tf = med["torch.func ensemble (vmap + functional_call)"]
-    lines.append(check("torch.func ÷ sweep (fresh, compile included)", tf / base, "≥ 4", tf / base >= 4))
-  print("\nTargets:\n" + "\n".join(f"- {line}" for line in lines))
+  hv, hv2 = med[HAND], med2[HAND]
+  lp, lp2 = med[LOOP], med2[LOOP]
+  targets = [{"target": "sweep ÷ hand-written vmap, fresh ≤ 1.10", "value": base / hv, "met": base / hv <= 1.10},
+             {"target": "sweep ÷ hand-written vmap, compiled ≤ 1.10", "value": base2 / hv2, "met": base2 / hv2 <= 1.10},
+             {"target": "compiled loop ÷ sweep, fresh ≥ 1.3", "value": lp / base, "met": lp / base >= 1.3},
+             {"target": "compiled loop ÷ sweep, compiled ≥ 1.3", "value": lp2 / base2, "met": lp2 / base2 >= 1.3}]
+  if torch is not None:
+    tf = med[TORCH_FUNC]
+    targets.append({"target": "torch.func ÷ sweep (fresh, compile included) ≥ 4", "value": tf / base,
+                    "met": tf / base >= 4})
 
   if not args.no_memory:
     steps, big = args.memory_steps, 16 * n
     rss = {"small": peak_rss_mb(n, None, steps), "chunked": peak_rss_mb(big, n, steps),
            "whole": peak_rss_mb(big, None, steps)}
     temp_small, temp_big = xla_temp_mb(n, steps), xla_temp_mb(big, steps)
-    ratio = rss["chunked"] / rss["small"]
-    print(f"\n#### Peak memory ({steps} steps per run; memory does not grow with steps)\n\n"
-          "| sweep | peak RSS (MiB) | ÷ | XLA temp buffers per call (MiB) |\n|---|---|---|---|\n"
-          f"| {n} configs, one call | {rss['small']:.0f} | 1.00 | {temp_small:.1f} |\n"
-          f"| {big} configs, chunk_size={n} | {rss['chunked']:.0f} | {ratio:.2f} | {temp_small:.1f} |\n"
-          f"| {big} configs, one call (contrast) | {rss['whole']:.0f} | {rss['whole'] / rss['small']:.2f} | "
-          f"{temp_big:.1f} |\n\n"
-          "Peak RSS: VmHWM of a fresh process per row. XLA temp buffers: `compiled.memory_analysis()` of one "
-          "call's program (the chunked sweep runs the 64-lane program 16 times).\n\n"
-          f"Target chunked ÷ {n}-config peak ≤ 1.25: {ratio:.2f} ({'met' if ratio <= 1.25 else 'NOT met'}).")
+    memory = [{"sweep": f"{n} configs, one call", "peak_rss_mib": rss["small"], "over_small": 1.0,
+               "xla_temp_mib": temp_small},
+              {"sweep": f"{big} configs, chunk_size={n}", "peak_rss_mib": rss["chunked"],
+               "over_small": rss["chunked"] / rss["small"], "xla_temp_mib": temp_small},
+              {"sweep": f"{big} configs, one call (contrast)", "peak_rss_mib": rss["whole"],
+               "over_small": rss["whole"] / rss["small"], "xla_temp_mib": temp_big}]
+    tables["memory"] = _common.table(f"peak memory, fresh process per row, {steps} steps per run", memory)
+    ratio = memory[1]["over_small"]
+    targets.append({"target": f"chunked ÷ {n}-config peak RSS ≤ 1.25", "value": ratio, "met": ratio <= 1.25})
+    print("\n" + memory_table(memory))
+  print("\nTargets:\n" + "\n".join(f"- {t['target']}: {t['value']:.2f} ({'met' if t['met'] else 'NOT met'})"
+                                   for t in targets))
+  return _common.finish_benchmark(
+      rec, settings={"steps": args.steps, "configs": n, "repeats": args.repeats, "sampled": k, "hidden": HIDDEN,
+                     "batch": BATCH, "lr": LR, "n_train": N_TRAIN, "torch": torch is not None,
+                     "torch_threads": torch.get_num_threads() if torch is not None else None,
+                     "memory_steps": None if args.no_memory else args.memory_steps},
+      tables=tables, targets=targets,
+      versions={"jaxreg": jaxreg.__version__, "torch": torch.__version__ if torch is not None else None},
+      raw_times_s={"fresh": fresh, "compiled": steady})
+
+
+def timing_table(rows) -> str:
+  lines = ["| method | fresh (s) | ÷ sweep | compiled (s) | ÷ sweep |", "|---|---|---|---|---|"]
+  for r in rows:
+    name = {SWEEP: "`jaxreg.sweep`", HAND: "hand-written `jit(vmap(train))`"}.get(r["method"], r["method"])
+    name = name.replace("torch.func", "`torch.func`")
+    compiled = "=" if r["compiled_s"] is None else f"{r['compiled_s']:.2f}"
+    lines.append(f"| {name} | {r['fresh_s']:.2f} | {r['fresh_over_sweep']:.2f}× | {compiled} | "
+                 f"{r['compiled_over_sweep']:.2f}× |")
+  return "\n".join(lines)
+
+
+def memory_table(rows) -> str:
+  lines = ["| peak memory (fresh process per row) | peak RSS (MiB) | ÷ | XLA temp buffers per call (MiB) |",
+           "|---|---|---|---|"]
+  for r in rows:
+    lines.append(f"| {r['sweep'].replace('chunk_size=', '`chunk_size=')}{'`' if 'chunk_size' in r['sweep'] else ''}"
+                 f" | {r['peak_rss_mib']:.0f} | {r['over_small']:.2f} | {r['xla_temp_mib']:.1f} |")
+  return "\n".join(lines)
+
+
+def readme(record: dict) -> str:
+  """The README's block for this benchmark, from its record."""
+  st = record["settings"]
+  timing = {r["method"]: r for r in record["tables"]["timing"]["rows"]}
+  torch = f"torch {record['versions'].get('torch')} with {st['torch_threads']} thread(s)" if st["torch"] else \
+      "PyTorch not installed on this machine, so no PyTorch rows"
+  lead = (f"**Sweeps** (`python -m experiments.bench_sweep`): digits MLP 64-{st['hidden']}-10, `add_l2(alpha)` "
+          f"then Adam({st['lr']:g}), batch {st['batch']}, {st['steps']} steps, {st['configs']} alphas, "
+          f"`_common.train`; {torch}. \"fresh\" includes compilation (JAX's and jaxreg.sweep's caches cleared); "
+          "\"compiled\" reruns the same functions; rows marked ×N time a few configurations and scale linearly.")
+  parts = [_common.wrap(lead), "", timing_table(record["tables"]["timing"]["rows"])]
+  if "memory" in record["tables"]:
+    parts += ["", memory_table(record["tables"]["memory"]["rows"])]
+  parts += ["", _common.bench_caption(record)]
+  s, h, lp = timing[SWEEP], timing[HAND], timing[LOOP]
+  notes = (f"The sweep costs {s['fresh_s'] / h['fresh_s']:.2f}× (fresh) and {s['compiled_s'] / h['compiled_s']:.2f}× "
+           f"(compiled) the hand-written `jit(vmap)`, and a loop of compiled runs costs {lp['fresh_over_sweep']:.2f}× "
+           f"(fresh) and {lp['compiled_over_sweep']:.2f}× (compiled) the sweep.")
+  if TORCH_FUNC in timing:
+    tf = timing[TORCH_FUNC]
+    notes += (f" `torch.func` costs {tf['fresh_over_sweep']:.2f}× the sweep including the sweep's compilation and "
+              f"{tf['compiled_over_sweep']:.2f}× once it is compiled.")
+  if "memory" in record["tables"]:
+    m = record["tables"]["memory"]["rows"]
+    notes += (f" Chunking keeps memory flat: {m[1]['sweep'].split(' configs')[0]} configurations at "
+              f"{m[1]['over_small']:.2f}× the peak of {m[0]['sweep'].split(' configs')[0]}.")
+  met = [t for t in record["targets"] if not t["met"]]
+  notes += (" Targets not met in this run: " + "; ".join(f"{t['target']} ({t['value']:.2f})" for t in met) + "."
+            if met else " Every target was met in this run.")
+  return "\n".join([*parts, "", _common.wrap(notes)])
+
 
 if __name__ == "__main__":
   main()

@@ -28,6 +28,9 @@ Run: ``python -m experiments.constraint_regions [--quick] [--out DIR]``.
 
 from __future__ import annotations
 
+import sys
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -67,7 +70,21 @@ def ista(X, y, iters):
   return fn
 
 
-def run(cfg):
+class Raw(NamedTuple):
+  cfg: dict
+  X: np.ndarray
+  y: np.ndarray
+  ols: np.ndarray            # least squares, alpha = 0
+  alpha_max: float
+  alphas: np.ndarray         # increasing
+  lasso: np.ndarray          # (n_alphas, 2), jaxreg.paths
+  ridge: np.ndarray
+  ista_l1: np.ndarray        # (n_alphas, 2), the ISTA sweep
+  ista_l2: np.ndarray
+
+
+def run(args) -> Raw:
+  cfg = QUICK if args.quick else FULL
   import jaxreg.paths
   X, y = problem(cfg)
   n = len(y)
@@ -81,16 +98,10 @@ def run(cfg):
                          key=_common.key(0), seeds=1, progress=True)
     ista_l1, ista_l2 = (np.asarray(b[:, 0]) for b in sweep.values["beta"])
   ols = np.linalg.lstsq(X, y, rcond=None)[0]
-  return X, y, ols, alpha_max, alphas, lasso, ridge, ista_l1, ista_l2
+  return Raw(cfg, X, y, ols, alpha_max, alphas, lasso, ridge, ista_l1, ista_l2)
 
 
-def _rss_levels(X, y, ols, points):
-  rss = lambda b: float(((y - X @ b) ** 2).sum())
-  base = rss(ols)
-  return rss, base, sorted({rss(p) for p in points})
-
-
-def plot(X, y, ols, lasso, ridge, i_l1, i_l2):
+def figure(X, y, ols, lasso, ridge, i_l1, i_l2):
   plt = _common.pyplot()
   fig, axes = plt.subplots(1, 2, figsize=(11, 5.2))
   lim = (-0.6, max(ols) * 1.25 + 0.2)
@@ -136,12 +147,8 @@ def plot(X, y, ols, lasso, ridge, i_l1, i_l2):
   return fig
 
 
-def main(argv=None) -> dict:
-  args = _common.parse_args(argv, NAME, __doc__)
-  cfg = QUICK if args.quick else FULL
-  rec = _common.Recorder(NAME, args)
-  X, y, ols, alpha_max, alphas, lasso, ridge, ista_l1, ista_l2 = run(cfg)
-
+def summarize(raw: Raw) -> _common.Summary:
+  cfg, X, y, ols, alpha_max, alphas, lasso, ridge, ista_l1, ista_l2 = raw
   # L1: the first alpha where exactly one coefficient is exactly 0, and where both are.
   one_zero = np.flatnonzero((lasso == 0).sum(1) == 1)
   all_zero = np.flatnonzero((lasso == 0).all(1))
@@ -159,7 +166,6 @@ def main(argv=None) -> dict:
   # ridge solution with the same Euclidean norm.
   i_l1 = int(one_zero[len(one_zero) // 2]) if one_zero.size else len(alphas) // 2
   i_l2 = int(np.argmin(np.abs(np.linalg.norm(ridge, axis=1) - np.linalg.norm(lasso[i_l1]))))
-  rec.save_figure(plot(X, y, ols, lasso, ridge, i_l1, i_l2))
 
   rows = []
   for pen, paths in (("L1", {"jaxreg.paths": lasso, "ista_sweep": ista_l1}),
@@ -167,20 +173,47 @@ def main(argv=None) -> dict:
     for solver, b in paths.items():
       rows += [{"alpha": a, "penalty": pen, "solver": solver, "beta1": b[i, 0], "beta2": b[i, 1]}
                for i, a in enumerate(alphas)]
-  rec.write_csv(rows, ["alpha", "penalty", "solver", "beta1", "beta2"], digits=8)
   measured = (f"L1: β{which} = 0 exactly from alpha = {axis_alpha:.4g} ({axis_alpha / alpha_max:.3f}·alpha_max) "
               f"while the other coefficient stays nonzero until alpha_max = {alpha_max:.4g}; L2: both coefficients "
               f"nonzero at all {len(alphas)} alphas up to {alphas[-1]:.3g}, smallest |β_j|/‖β‖ = {ratio.min():.3f}; "
               f"ISTA sweep vs jaxreg.paths max difference {ista_err:.1e} (relative to max|β̂|)")
-  print(measured)
-  return rec.finish(
+  return _common.Summary(
+      rows=rows, columns=["alpha", "penalty", "solver", "beta1", "beta2"], csv_digits=8,
       claim="The L1 solution path reaches an axis (one coefficient exactly 0 at a finite alpha); the L2 path "
             "only shrinks towards 0 and never does.",
-      held=held, measured=measured, seeds=[cfg["data_seed"]], config=cfg, ols=ols, alpha_max=alpha_max,
-      l1_axis_alpha=axis_alpha, l1_zero_alpha=zero_alpha, l2_min_ratio=float(ratio.min()),
-      ista_vs_paths_max_diff=ista_err, lasso_solution_drawn=lasso[i_l1], ridge_solution_drawn=ridge[i_l2],
-      figure_caption="RSS contours, the L1 diamond and L2 disc with budget s from the fitted solutions, "
-                     "and the solution paths as alpha grows.")
+      held=held, measured=measured, seeds=[cfg["data_seed"]],
+      fields=dict(config=cfg, ols=ols, alpha_max=alpha_max, l1_axis_alpha=axis_alpha, l1_zero_alpha=zero_alpha,
+                  l1_axis_coefficient=which, l2_min_ratio=float(ratio.min()), ista_vs_paths_max_diff=ista_err,
+                  lasso_solution_drawn=lasso[i_l1], ridge_solution_drawn=ridge[i_l2],
+                  figure_caption="RSS contours, the L1 diamond and L2 disc with budget s from the fitted solutions, "
+                                 "and the solution paths as alpha grows."),
+      context={"i_l1": i_l1, "i_l2": i_l2})
+
+
+def plot(raw: Raw, summary: _common.Summary):
+  return figure(raw.X, raw.y, raw.ols, raw.lasso, raw.ridge, summary.context["i_l1"], summary.context["i_l2"])
+
+
+def readme(record: dict, rows: list[dict], figure: str) -> str:
+  """The README's paragraph on this experiment, from its JSON record."""
+  cfg, a_max = record["config"], record["alpha_max"]
+  drawn = record["lasso_solution_drawn"]
+  which = record.get("l1_axis_coefficient") or (1 if drawn[0] == 0 else 2)   # records before the field: the drawn one
+  sub = {1: "₁", 2: "₂"}
+  l1 = (f"the lasso path reaches the β{sub[3 - which]} axis (β{sub[which]} exactly 0 from α = "
+        f"{record['l1_axis_alpha'] / a_max:.2f}·α_max on)" if record["l1_axis_alpha"] is not None else
+        "the lasso path does **not** reach an axis")
+  text = ("A 2-feature least-squares problem with RSS contours, the L1 diamond and L2 disc whose budget s matches the "
+          f"fitted solution, and the solution paths as alpha grows: {l1}, while both ridge coefficients stay nonzero "
+          f"at every alpha up to {cfg['alpha_range'][1]:g}·α_max (smallest |β_j|/‖β‖ {record['l2_min_ratio']:.2f}); "
+          f"an ISTA sweep over {{penalty, alpha}} matches `jaxreg.paths` to "
+          f"{record['ista_vs_paths_max_diff']:.0e}." + ("" if record["held"] else " The claim did **not** hold."))
+  return _common.readme_paragraph("**Constraint regions** (`constraint_regions`, ISLR Fig. 6.7, computed).",
+                                  f"![constraint regions]({figure})", text)
+
+
+def main(argv=None) -> dict:
+  return _common.run_experiment(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,9 @@ Run: ``python -m experiments.lasso_path [--quick] [--out DIR]``.
 
 from __future__ import annotations
 
+import sys
+from typing import NamedTuple
+
 import jax
 import numpy as np
 
@@ -37,12 +40,13 @@ FULL = {"n_alphas": 100, "eps": 1e-3, "tol": 1e-10}
 QUICK = {"n_alphas": 100, "eps": 1e-3, "tol": 1e-8}
 
 
-def diabetes():
-  """Diabetes features (scikit-learn's scaling) and response, both centered, float64."""
-  from sklearn.datasets import load_diabetes
-  d = load_diabetes()
-  X, y = d.data.astype(np.float64), d.target.astype(np.float64)
-  return X - X.mean(0), y - y.mean(), list(d.feature_names)
+class Raw(NamedTuple):
+  cfg: dict
+  names: tuple               # feature names
+  alphas: np.ndarray         # decreasing, jaxreg's grid
+  coefs: np.ndarray          # (n_alphas, 10), jaxreg.paths
+  sk_alphas: np.ndarray
+  sk_coefs: np.ndarray       # (n_alphas, 10), scikit-learn
 
 
 def entry_order(coefs: np.ndarray) -> tuple[list[int], list[int]]:
@@ -57,11 +61,12 @@ def entry_order(coefs: np.ndarray) -> tuple[list[int], list[int]]:
   return [j + 1 for j in order], [int(first[j]) for j in order]
 
 
-def run(cfg):
+def run(args) -> Raw:
   from sklearn.linear_model import lasso_path as sk_lasso_path
 
   import jaxreg.paths
-  X, y, names = diabetes()
+  cfg = QUICK if args.quick else FULL
+  X, y, names = _common.diabetes()
   with jax.enable_x64(True):
     alphas, coefs = jaxreg.paths.lasso_path(X, y, alphas=cfg["n_alphas"], eps=cfg["eps"], tol=cfg["tol"],
                                            max_iter=100_000)
@@ -70,10 +75,10 @@ def run(cfg):
   grid = ({"alphas": cfg["n_alphas"]} if tuple(int(v) for v in sklearn.__version__.split(".")[:2]) >= (1, 9)
           else {"n_alphas": cfg["n_alphas"]})   # scikit-learn 1.9 renamed n_alphas to alphas
   sk_alphas, sk_coefs, _ = sk_lasso_path(X, y, **grid, eps=cfg["eps"], tol=cfg["tol"], max_iter=100_000)
-  return X, y, names, alphas, coefs, np.asarray(sk_alphas), np.asarray(sk_coefs).T
+  return Raw(cfg, names, alphas, coefs, np.asarray(sk_alphas), np.asarray(sk_coefs).T)
 
 
-def plot(names, alphas, coefs, sk_coefs, order, first):
+def figure(names, alphas, coefs, sk_coefs, order, first):
   plt = _common.pyplot()
   fig, ax = plt.subplots(figsize=(8.5, 5))
   colors = plt.cm.tab10(np.arange(coefs.shape[1]))
@@ -102,11 +107,8 @@ def plot(names, alphas, coefs, sk_coefs, order, first):
   return fig
 
 
-def main(argv=None) -> dict:
-  args = _common.parse_args(argv, NAME, __doc__)
-  cfg = QUICK if args.quick else FULL
-  rec = _common.Recorder(NAME, args)
-  X, y, names, alphas, coefs, sk_alphas, sk_coefs = run(cfg)
+def summarize(raw: Raw) -> _common.Summary:
+  cfg, names, alphas, coefs, sk_alphas, sk_coefs = raw
   order, first = entry_order(coefs)
   sk_order, _ = entry_order(sk_coefs)
   grid_err = float(np.max(np.abs(alphas - sk_alphas) / sk_alphas))
@@ -116,20 +118,42 @@ def main(argv=None) -> dict:
   held = grid_err <= 1e-10 and coef_err <= coef_tol and order == EXPECTED_ORDER and sk_order == EXPECTED_ORDER
   rows = [{"alpha": a, "feature": j + 1, "name": names[j], "coef_jaxreg": coefs[i, j], "coef_sklearn": sk_coefs[i, j]}
           for i, a in enumerate(alphas) for j in range(coefs.shape[1])]
-  rec.write_csv(rows, ["alpha", "feature", "name", "coef_jaxreg", "coef_sklearn"], digits=8)
-  rec.save_figure(plot(names, alphas, coefs, sk_coefs, order, first))
   table = [{"rank": r + 1, "feature": j, "name": names[j - 1], "enters_at_alpha": alphas[i] if i < len(alphas)
             else float("nan")} for r, (j, i) in enumerate(zip(order, first))]
-  print(_common.markdown_table(table, ["rank", "feature", "name", "enters_at_alpha"]))
   measured = (f"entry order jaxreg {order}, scikit-learn {sk_order} (expected {EXPECTED_ORDER}); alpha grid "
               f"max rel. difference {grid_err:.1e}; coefficients max |jaxreg − sklearn| / max|coef| = {coef_err:.1e} "
               f"(tol {cfg['tol']:g}, float64)")
-  return rec.finish(
+  return _common.Summary(
+      rows=rows, columns=["alpha", "feature", "name", "coef_jaxreg", "coef_sklearn"], csv_digits=8,
+      markdown=_common.markdown_table(table, ["rank", "feature", "name", "enters_at_alpha"]),
       claim="jaxreg.paths.lasso_path reproduces scikit-learn's diabetes lasso path (alpha grid to 1e-10, "
             f"coefficients to {coef_tol:g} of max|coef|) and the entry order 3, 9, 4, 7, 2, 10, 5, 8, 6, 1.",
-      held=held, measured=measured, seeds=[], config=cfg, entry_order=order, entry_order_sklearn=sk_order,
-      alpha_grid_max_rel_diff=grid_err, coef_max_rel_diff=coef_err,
-      figure_caption="Lasso coefficient profiles on diabetes against alpha; jaxreg solid, scikit-learn dashed.")
+      held=held, measured=measured, seeds=[],
+      fields=dict(config=cfg, entry_order=order, entry_order_sklearn=sk_order, alpha_grid_max_rel_diff=grid_err,
+                  coef_max_rel_diff=coef_err,
+                  figure_caption="Lasso coefficient profiles on diabetes against alpha; jaxreg solid, scikit-learn "
+                                 "dashed."),
+      context={"order": order, "first": first})
+
+
+def plot(raw: Raw, summary: _common.Summary):
+  return figure(raw.names, raw.alphas, raw.coefs, raw.sk_coefs, summary.context["order"], summary.context["first"])
+
+
+def readme(record: dict, rows: list[dict], figure: str) -> str:
+  """The README's paragraph on this experiment, from its JSON record."""
+  order, sk = record["entry_order"], record["entry_order_sklearn"]
+  same = "the same order" if order == sk else f"a different order than scikit-learn's ({', '.join(map(str, sk))})"
+  text = (f"`jaxreg.paths.lasso_path` on diabetes {'equals' if record['held'] else 'does **not** match'} "
+          f"scikit-learn's path (alpha grid to {record['alpha_grid_max_rel_diff']:.0e}, coefficients to "
+          f"{record['coef_max_rel_diff']:.1e} of max|coef|, float64, tol {record['config']['tol']:g}), and the "
+          f"variables enter in {same}: {', '.join(map(str, order))}.")
+  return _common.readme_paragraph("**The lasso path** (`lasso_path`, ESL Fig. 3.10).", f"![lasso path]({figure})",
+                                  text)
+
+
+def main(argv=None) -> dict:
+  return _common.run_experiment(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

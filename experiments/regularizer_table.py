@@ -67,6 +67,8 @@ References:
 from __future__ import annotations
 
 import math
+import sys
+from typing import NamedTuple
 
 import numpy as np
 import optax
@@ -139,47 +141,65 @@ def kendall_tau(a, b) -> float:
   return float(s / (n * (n - 1) / 2))
 
 
-def main(argv=None) -> dict:
-  args = _common.parse_args(argv, NAME, __doc__)
+class MethodRuns(NamedTuple):
+  method: str
+  chosen: dict                           # the selected setting of all five hyperparameters
+  tune: jaxreg.SweepResult | None        # the tuning sweep on the validation split (None: nothing to tune)
+  test: jaxreg.SweepResult               # the chosen setting, cfg["seeds"] seeds, on the test set
+
+
+class Raw(NamedTuple):
+  cfg: dict
+  grids: dict
+  methods: list                          # of MethodRuns, in the order of ``grids``
+
+
+def run(args) -> Raw:
+  """Per method: one tuning sweep on the validation split, then one test sweep of the chosen setting."""
   cfg = QUICK if args.quick else FULL
-  rec = _common.Recorder(NAME, args)
   full = _common.mnist1d()
   tune_data = _common.validation_split(full, N_VAL, seed=0)
   tune_fn, test_fn = make_run(cfg, tune_data), make_run(cfg, full)
   key = _common.key(0)
-
-  rows, table, summary = [], [], {}
+  out = []
   for method, values in grids(args.quick).items():
-    chosen, val_err = dict(OFF), math.nan
+    chosen, tune = dict(OFF), None
     if values:   # 1. one sweep over the method's grid, on the validation split
-      res = jaxreg.sweep(tune_fn, full_grid(values), key=key, seeds=1)
-      chosen = {k: v for k, v in res.best("test_error").items() if k != "seed"}
-      for r in res.to_records():
-        rows.append({"method": method, "stage": "tune", "eval_set": "validation", **r})
-      val_err = float(np.asarray(res.select(**chosen).values["test_error"]).mean())
+      tune = jaxreg.sweep(tune_fn, full_grid(values), key=key, seeds=1)
+      chosen = {k: v for k, v in tune.best("test_error").items() if k != "seed"}
     # 2. the chosen setting, cfg["seeds"] seeds, all training data, test set
-    res = jaxreg.sweep(test_fn, {k: [chosen[k]] for k in HP}, key=key, seeds=cfg["seeds"])
-    for r in res.to_records():
+    test = jaxreg.sweep(test_fn, {k: [chosen[k]] for k in HP}, key=key, seeds=cfg["seeds"])
+    out.append(MethodRuns(method, chosen, tune, test))
+  return Raw(cfg, grids(args.quick), out)
+
+
+def summarize(raw: Raw) -> _common.Summary:
+  cfg = raw.cfg
+  rows, table, summary = [], [], {}
+  for method, chosen, tune, test in raw.methods:
+    val_err = math.nan
+    if tune is not None:
+      for r in tune.to_records():
+        rows.append({"method": method, "stage": "tune", "eval_set": "validation", **r})
+      val_err = float(np.asarray(tune.select(**chosen).values["test_error"]).mean())
+    for r in test.to_records():
       rows.append({"method": method, "stage": "test", "eval_set": "test", **r})
-    test_err = np.asarray(res.values["test_error"]).reshape(-1)
-    train_err = np.asarray(res.values["train_error"]).reshape(-1)
+    test_err = np.asarray(test.values["test_error"]).reshape(-1)
+    train_err = np.asarray(test.values["train_error"]).reshape(-1)
     summary[method] = {"setting": {k: chosen[k] for k in HP}, "validation_error": val_err,
                        "test_error_mean": float(test_err.mean()), "test_error_std": float(test_err.std(ddof=1)),
                        "test_errors": test_err.tolist(), "train_error_mean": float(train_err.mean()),
-                       "dead_fraction": float(np.asarray(res.values["dead_fraction"]).mean()),
-                       "zero_fraction": float(np.asarray(res.values["zero_fraction"]).mean()),
+                       "dead_fraction": float(np.asarray(test.values["dead_fraction"]).mean()),
+                       "zero_fraction": float(np.asarray(test.values["zero_fraction"]).mean()),
                        "paper_test_error": PAPER[method]}
     table.append({"method": method, "chosen setting": setting(chosen),
                   "val. error %": "—" if math.isnan(val_err) else f"{100 * val_err:.1f}",
                   "test error % (mean ± std)": f"{100 * test_err.mean():.1f} ± {100 * test_err.std(ddof=1):.1f}",
                   "train error %": f"{100 * train_err.mean():.1f}",
                   "paper, MNIST (Table 9) %": "—" if PAPER[method] is None else f"{PAPER[method]:.2f}"})
-
   for r in rows:
     for k in HP:
       r[k] = float(r[k])
-  rec.write_csv(rows, ["method", "stage", "eval_set", *HP, "seed", "train_error", "test_error", "train_loss",
-                       "test_loss", "zero_fraction", "dead_fraction"])
 
   ours = [summary[m]["test_error_mean"] for m in PAPER_ORDER]
   order = sorted(PAPER_ORDER, key=lambda m: summary[m]["test_error_mean"])
@@ -198,23 +218,60 @@ def main(argv=None) -> dict:
         f"\n\nOrdering of the paper's five methods here (best first): {' < '.join(order)}; paper: "
         f"{' < '.join(PAPER_ORDER)}. Reproduces exactly: {'yes' if held else 'no'} (Kendall τ = {tau:.2f}). "
         f"Both dropout methods beat every non-dropout method: {'yes' if dropout_best else 'no'}.\n")
-  print(md)
-  rec.write_text(md, ".md")
-  rec.save_figure(figure(summary, order, cfg))
-
   measured = (f"test error % (mean ± std, {n_seeds} seeds): " + "; ".join(
       f"{m} {100 * s['test_error_mean']:.1f}±{100 * s['test_error_std']:.1f}" for m, s in summary.items())
       + f". Ordering of the paper's methods: {' < '.join(order)} (Kendall τ with the paper {tau:.2f}); "
       f"best: {best} at {100 * (1 - summary[best]['test_error_mean']):.1f}% test accuracy")
-  return rec.finish(
+  return _common.Summary(
+      rows=rows, columns=["method", "stage", "eval_set", *HP, "seed", "train_error", "test_error", "train_loss",
+                          "test_loss", "zero_fraction", "dead_fraction"],
+      markdown=md, markdown_file=True,
       claim="the ordering of Srivastava et al. 2014 Table 9 (dropout + max-norm < dropout + L2 < max-norm < "
             "L2 + L1 < L2 in test error) reproduces on MNIST-1D",
       held=held, measured=measured, seeds=list(range(n_seeds)),
-      claims=[{"claim": "exact ordering of the paper's five methods", "held": held},
-              {"claim": "both dropout methods beat every non-dropout method", "held": bool(dropout_best)}],
-      kendall_tau=tau, ordering=order, best_method=best,
-      best_test_accuracy=1 - summary[best]["test_error_mean"], methods=summary,
-      config={**cfg, "n_val": N_VAL, "tuning_seeds": [0], "grids": grids(args.quick)})
+      fields=dict(
+          claims=[{"claim": "exact ordering of the paper's five methods", "held": held},
+                  {"claim": "both dropout methods beat every non-dropout method", "held": bool(dropout_best)}],
+          kendall_tau=tau, ordering=order, best_method=best,
+          best_test_accuracy=1 - summary[best]["test_error_mean"], methods=summary,
+          config={**cfg, "n_val": N_VAL, "tuning_seeds": [0], "grids": raw.grids}),
+      context={"summary": summary, "order": order})
+
+
+def plot(raw: Raw, summary: _common.Summary):
+  return figure(summary.context["summary"], summary.context["order"], raw.cfg)
+
+
+def readme(record: dict, rows: list[dict], figure: str) -> str:
+  """The README's paragraph on this experiment, from its JSON record."""
+  ms = record["methods"]
+  err = {m: 100 * s["test_error_mean"] for m, s in ms.items()}
+  std = {m: 100 * s["test_error_std"] for m, s in ms.items()}
+  n_seeds = len(record["seeds"])
+  listed = ", ".join(f"{m} {err[m]:.1f} ± {std[m]:.1f}" for m in ms)
+  dropout = ("dropout + L2", "dropout + max-norm")
+  others = [m for m in ms if m not in dropout]
+  margin = min(err[m] for m in others) - max(err[m] for m in dropout)
+  first = (f"Both dropout methods beat all others by about {margin:.0f} points, as in the paper"
+           if record["claims"][1]["held"] else "The dropout methods do **not** beat all others here")
+  order = record["ordering"]
+  if record["held"]:
+    second = "and the paper's exact ordering reproduces"
+  else:
+    inverted = [(a, b) for a, b in zip(PAPER_ORDER, PAPER_ORDER[1:]) if order.index(a) > order.index(b)]
+    noise = all(abs(err[a] - err[b]) <= max(std[a], std[b]) for a, b in inverted)
+    second = (f"the paper's exact ordering does **not** reproduce (Kendall τ = {record['kendall_tau']:.1f}: "
+              + ", ".join(f"{a} is not better than {b}" for a, b in inverted)
+              + (f"; {'both gaps are' if len(inverted) == 2 else 'each gap is'} within seed noise)" if noise else ")"))
+  text = (f"Each method tuned on a validation split by one sweep, then {n_seeds} seeds on the test set (test error %): "
+          f"{listed}. {first}; {second}.")
+  return _common.readme_paragraph(
+      "**Regularizers compared** (`regularizer_table`, after Srivastava et al. 2014 Table 9).",
+      f"![regularizers]({figure})", text)
+
+
+def main(argv=None) -> dict:
+  return _common.run_experiment(sys.modules[__name__], argv)
 
 
 def figure(summary, order, cfg):

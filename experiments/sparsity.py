@@ -31,6 +31,9 @@ Run: ``python -m experiments.sparsity [--quick] [--out DIR]``.
 
 from __future__ import annotations
 
+import sys
+from typing import NamedTuple
+
 import numpy as np
 import optax
 
@@ -44,6 +47,12 @@ FULL = {"n_train": None, "hidden": (64, 64), "steps": 3000, "batch_size": 100, "
 QUICK = {"n_train": 500, "hidden": (32, 32), "steps": 300, "batch_size": 50, "lr": 0.1,
          "alphas": (1e-4, 1e-2, 3), "seeds": 1}
 METRICS = ("zero_fraction", "dead_neurons", "dead_fraction", "test_accuracy", "train_accuracy")
+
+
+class Raw(NamedTuple):
+  cfg: dict
+  result: jaxreg.SweepResult    # leaves (method, alpha, seed)
+  alphas: np.ndarray
 
 
 def make_optimizer(method: str, alpha, lr: float) -> optax.GradientTransformation:
@@ -62,7 +71,9 @@ def make_optimizer(method: str, alpha, lr: float) -> optax.GradientTransformatio
   raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
 
 
-def run(cfg, *, seed: int = 0):
+def run(args) -> Raw:
+  """One sweep: ``alphas × seeds``, the regularizer a static axis (one compilation each)."""
+  cfg = QUICK if args.quick else FULL
   data = _common.mnist1d(cfg["n_train"])
   alphas = np.geomspace(*cfg["alphas"])
 
@@ -70,9 +81,9 @@ def run(cfg, *, seed: int = 0):
     return _common.train(h, key, data=data, make_optimizer=lambda h: make_optimizer(h["method"], h["alpha"], cfg["lr"]),
                          steps=cfg["steps"], batch_size=cfg["batch_size"], hidden=cfg["hidden"])
 
-  result = jaxreg.sweep(fn, {"alpha": alphas}, static={"method": list(METHODS)}, key=_common.key(seed),
+  result = jaxreg.sweep(fn, {"alpha": alphas}, static={"method": list(METHODS)}, key=_common.key(0),
                         seeds=cfg["seeds"], progress=True)
-  return result, alphas
+  return Raw(cfg, result, alphas)
 
 
 def rows(result, alphas):
@@ -81,7 +92,7 @@ def rows(result, alphas):
           for i, m in enumerate(METHODS) for j, a in enumerate(alphas) for t, s in enumerate(result.axes["seed"])]
 
 
-def summarize(result, alphas):
+def per_method(result, alphas):
   """Per method: the largest zero fraction, the best accuracy, and the sparsest net within 1 point of it."""
   v = result.values
   table = []
@@ -98,7 +109,40 @@ def summarize(result, alphas):
   return table
 
 
-def plot(result, alphas):
+def summarize(raw: Raw) -> _common.Summary:
+  cfg, result, alphas = raw
+  table = per_method(result, alphas)
+  md = _common.markdown_table(table, ["method", "max_zero_fraction", "best_test_accuracy", "best_alpha",
+                                      "sparsest_alpha_within_1pt", "zero_fraction_there", "test_accuracy_there",
+                                      "dead_neurons_there", "max_dead_neurons"])
+  t = {r["method"]: r for r in table}
+  z_max = {m: float(result.values["zero_fraction"][i].max()) for i, m in enumerate(METHODS)}
+  held = (t["proximal_l1"]["max_zero_fraction"] > 0.5 and t["cumulative_l1"]["max_zero_fraction"] > 0.5
+          and z_max["add_l1"] < 1e-3 and z_max["add_l2"] < 1e-3 and t["proximal_group_lasso"]["max_dead_neurons"] > 0)
+  measured = (f"largest fraction of exact zeros over alphas: proximal_l1 {z_max['proximal_l1']:.3f}, "
+              f"cumulative_l1 {z_max['cumulative_l1']:.3f}, proximal_group_lasso {z_max['proximal_group_lasso']:.3f}, "
+              f"add_l1 {z_max['add_l1']:.2g}, add_l2 {z_max['add_l2']:.2g}; group lasso removes up to "
+              f"{t['proximal_group_lasso']['max_dead_neurons']:.0f} hidden units; within 1 point of their best test "
+              f"accuracy, proximal_l1 zeroes {t['proximal_l1']['zero_fraction_there']:.0%} of the weights, "
+              f"cumulative_l1 {t['cumulative_l1']['zero_fraction_there']:.0%}, and group lasso "
+              f"{t['proximal_group_lasso']['zero_fraction_there']:.0%} "
+              f"({t['proximal_group_lasso']['dead_neurons_there']:.0f} dead neurons)")
+  return _common.Summary(
+      rows=rows(result, alphas), columns=["method", "alpha", "seed", *METRICS], markdown=md + "\n",
+      markdown_file=True,
+      claim="L1 in proximal (ISTA) or cumulative (Tsuruoka et al. 2009) form makes weights exactly zero; "
+            "subgradient L1 (add_l1) and L2 (add_l2) only push them towards zero; group lasso removes whole neurons.",
+      held=held, measured=measured, seeds=[int(s) for s in result.axes["seed"]],
+      fields={"config": {**cfg, "dataset": "MNIST-1D" + ("" if cfg["n_train"] is None else
+                                                        f" ({cfg['n_train']} train)"),
+                         "optimizer": "SGD", "methods": list(METHODS)},
+              "summary": table, "figure_caption": "Fraction of exactly-zero weights, test accuracy and dead neurons "
+                                                  "against alpha for five regularizers; mean over seeds, "
+                                                  "band = min–max."})
+
+
+def plot(raw: Raw, summary: _common.Summary):
+  _, result, alphas = raw
   plt = _common.pyplot()
   v = result.values
   fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
@@ -125,39 +169,26 @@ def plot(result, alphas):
   return fig
 
 
+def readme(record: dict, rows: list[dict], figure: str) -> str:
+  """The README's paragraph on this experiment, from its JSON record and CSV rows."""
+  t = {r["method"]: r for r in record["summary"]}
+  z_max = {m: max(float(r["zero_fraction"]) for r in rows if r["method"] == m) for m in t}
+  n_alphas, n_hidden = record["config"]["alphas"][2], sum(record["config"]["hidden"])
+  never = [m for m in ("add_l1", "add_l2") if z_max[m] == 0]
+  first = (f"Subgradient L1 (`add_l1`, the seed's Eq. 7) and L2 never produce an exact zero at any of {n_alphas} "
+           "alphas" if len(never) == 2 else
+           f"Largest fraction of exact zeros: `add_l1` {z_max['add_l1']:.2g}, `add_l2` {z_max['add_l2']:.2g}")
+  g = t["proximal_group_lasso"]
+  text = (f"{first}; `proximal_l1` and `cumulative_l1` do: within 1 point of their best test accuracy they zero "
+          f"{t['proximal_l1']['zero_fraction_there']:.0%} and {t['cumulative_l1']['zero_fraction_there']:.0%} of the "
+          f"weights, and `proximal_group_lasso` removes {g['dead_neurons_there']:.0f} of {n_hidden} hidden neurons."
+          + ("" if record["held"] else " The claim did **not** hold in this run."))
+  return _common.readme_paragraph("**L1 forces weights to zero — in proximal form** (`sparsity`).",
+                                  f"![sparsity]({figure})", text)
+
+
 def main(argv=None) -> dict:
-  args = _common.parse_args(argv, NAME, __doc__)
-  cfg = QUICK if args.quick else FULL
-  rec = _common.Recorder(NAME, args)
-  result, alphas = run(cfg)
-  rec.write_csv(rows(result, alphas), ["method", "alpha", "seed", *METRICS])
-  table = summarize(result, alphas)
-  md = _common.markdown_table(table, ["method", "max_zero_fraction", "best_test_accuracy", "best_alpha",
-                                      "sparsest_alpha_within_1pt", "zero_fraction_there", "test_accuracy_there",
-                                      "dead_neurons_there", "max_dead_neurons"])
-  print(md)
-  rec.write_text(md + "\n", ".md")
-  rec.save_figure(plot(result, alphas))
-  t = {r["method"]: r for r in table}
-  z_max = {m: float(result.values["zero_fraction"][i].max()) for i, m in enumerate(METHODS)}
-  held = (t["proximal_l1"]["max_zero_fraction"] > 0.5 and t["cumulative_l1"]["max_zero_fraction"] > 0.5
-          and z_max["add_l1"] < 1e-3 and z_max["add_l2"] < 1e-3 and t["proximal_group_lasso"]["max_dead_neurons"] > 0)
-  measured = (f"largest fraction of exact zeros over alphas: proximal_l1 {z_max['proximal_l1']:.3f}, "
-              f"cumulative_l1 {z_max['cumulative_l1']:.3f}, proximal_group_lasso {z_max['proximal_group_lasso']:.3f}, "
-              f"add_l1 {z_max['add_l1']:.2g}, add_l2 {z_max['add_l2']:.2g}; group lasso removes up to "
-              f"{t['proximal_group_lasso']['max_dead_neurons']:.0f} hidden units; within 1 point of their best test "
-              f"accuracy, proximal_l1 zeroes {t['proximal_l1']['zero_fraction_there']:.0%} of the weights, "
-              f"cumulative_l1 {t['cumulative_l1']['zero_fraction_there']:.0%}, and group lasso "
-              f"{t['proximal_group_lasso']['zero_fraction_there']:.0%} "
-              f"({t['proximal_group_lasso']['dead_neurons_there']:.0f} dead neurons)")
-  return rec.finish(
-      claim="L1 in proximal (ISTA) or cumulative (Tsuruoka et al. 2009) form makes weights exactly zero; "
-            "subgradient L1 (add_l1) and L2 (add_l2) only push them towards zero; group lasso removes whole neurons.",
-      held=held, measured=measured, seeds=[int(s) for s in result.axes["seed"]],
-      config={**cfg, "dataset": "MNIST-1D" + ("" if cfg["n_train"] is None else f" ({cfg['n_train']} train)"),
-              "optimizer": "SGD", "methods": list(METHODS)},
-      summary=table, figure_caption="Fraction of exactly-zero weights, test accuracy and dead neurons against "
-                                    "alpha for five regularizers; mean over seeds, band = min–max.")
+  return _common.run_experiment(sys.modules[__name__], argv)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,12 @@
 """Experiments dropout_mnist1d, regularizer_table and adamw_vs_l2: quick runs, outputs, claims, helpers.
 
-Each experiment runs once per module (``main(["--quick", "--out", tmp])`` in
-process); the tests then read the files it wrote, as a user would.
+Each experiment runs once per test session (the ``quick_runs`` fixture of ``conftest.py``:
+``main(["--quick", "--out", tmp])`` in this process); the tests then read the files it wrote, as a
+user would. The outputs every experiment shares are checked in ``test_experiments.py``.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 
 import chex
@@ -24,30 +23,24 @@ ENV_FIELDS = ("name", "claim", "held", "measured", "quick", "seeds", "command", 
               "jaxreg_version", "device", "cpu", "files", "claims")
 
 
-def _run(module, tmp_path_factory):
-  out = tmp_path_factory.mktemp(module.NAME)
-  record = module.main(["--quick", "--out", str(out)])
-  with open(out / f"{module.NAME}.csv") as f:
-    reader = csv.DictReader(f)
-    rows = list(reader)
-  with open(out / f"{module.NAME}.json") as f:
-    js = json.load(f)
-  return {"out": out, "record": record, "rows": rows, "columns": reader.fieldnames, "json": js}
+def _run(quick_runs, name):
+  run = quick_runs[name]
+  return {"out": run.out, "record": run.record, "rows": run.rows, "columns": run.columns, "json": run.json}
 
 
-@pytest.fixture(scope="module")
-def dropout_run(tmp_path_factory):
-  return _run(dropout_mnist1d, tmp_path_factory)
+@pytest.fixture
+def dropout_run(quick_runs):
+  return _run(quick_runs, "dropout_mnist1d")
 
 
-@pytest.fixture(scope="module")
-def table_run(tmp_path_factory):
-  return _run(regularizer_table, tmp_path_factory)
+@pytest.fixture
+def table_run(quick_runs):
+  return _run(quick_runs, "regularizer_table")
 
 
-@pytest.fixture(scope="module")
-def adamw_run(tmp_path_factory):
-  return _run(adamw_vs_l2, tmp_path_factory)
+@pytest.fixture
+def adamw_run(quick_runs):
+  return _run(quick_runs, "adamw_vs_l2")
 
 
 def _check_common(run, name):
@@ -167,20 +160,29 @@ def test_kendall_tau_matches_scipy():
 
 
 def test_table_off_values_leave_adam_unchanged():
-  # The unified optimizer with every regularizer off is Adam (up to float rounding of max-norm/prox).
+  # The unified optimizer with every regularizer off is Adam (up to float rounding of max-norm/prox). The
+  # "off" values are data, traced as in the experiment's sweep: max_norm's radius ∞ is refused only as a
+  # concrete value (a concrete radius must be finite), a traced one is never inspected.
   params = [{"w": jax.random.normal(jax.random.key(0), (4, 3)), "b": jnp.ones(3)}]
   grads = jax.tree_util.tree_map(lambda p: 0.1 * jnp.cos(p), params)
   cfg = dict(regularizer_table.QUICK)
   wo = regularizer_table.jaxreg.masks.weights_only
   h = {k: jnp.asarray(v, jnp.float32) for k, v in regularizer_table.OFF.items()}
-  opt = optax.chain(regularizer_table.jaxreg.add_l2(h["l2"], mask=wo), regularizer_table.jaxreg.add_l1(h["l1"], mask=wo),
-                    optax.adam(cfg["lr"]), regularizer_table.jaxreg.max_norm(h["max_norm"], mask=wo),
-                    regularizer_table.jaxreg.proximal_group_lasso(h["group"], cfg["lr"], mask=wo))
+
+  @jax.jit
+  def three_updates(h):
+    jr = regularizer_table.jaxreg
+    opt = optax.chain(jr.add_l2(h["l2"], mask=wo), jr.add_l1(h["l1"], mask=wo), optax.adam(cfg["lr"]),
+                      jr.max_norm(h["max_norm"], mask=wo), jr.proximal_group_lasso(h["group"], cfg["lr"], mask=wo))
+    s, out = opt.init(params), []
+    for _ in range(3):
+      u, s = opt.update(grads, s, params)
+      out.append(u)
+    return out
+
   ref = optax.adam(cfg["lr"])
-  s, r = opt.init(params), ref.init(params)
-  opt_update, ref_update = jax.jit(opt.update), jax.jit(ref.update)
-  for _ in range(3):
-    u, s = opt_update(grads, s, params)
+  r, ref_update = ref.init(params), jax.jit(ref.update)
+  for u in three_updates(h):
     v, r = ref_update(grads, r, params)
     chex.assert_trees_all_close(u, v, rtol=1e-5, atol=1e-7)
 
