@@ -1,6 +1,6 @@
 """Too large alpha underfits, too small overfits: the U-curve of test error against alpha.
 
-The seed article's §5.1 advice ("choose alpha carefully: too high underfits,
+Oppermann's guide (§5.1) advises ("choose alpha carefully: too high underfits,
 too low overfits"), measured. A 40-100-100-10 ReLU MLP is trained on a small
 MNIST-1D training split (the first 2000 of the 4000 standard training signals;
 the standard 1000 test signals) with Adam (lr 1e-3, 1500 steps of batch 100,
@@ -175,7 +175,7 @@ def readme(record: dict, rows: list[dict], figure: str) -> str:
           f"{_common.pct(l2['train_error_smallest_alpha'])} train error, and "
           f"{_common.pct(l2['test_error_largest_alpha'])} at the largest); L1 at α ≈ {l1['best_alpha']:.2g} ({_common.pct(l1['test_error'])}).")
   return _common.readme_paragraph(
-      "**The main job — too large alpha underfits, too small overfits** (`alpha_sweep`, the seed's §5.1).",
+      "**The main job — too large alpha underfits, too small overfits** (`alpha_sweep`, Oppermann's guide §5.1).",
       f"![alpha sweep]({figure})", text)
 
 

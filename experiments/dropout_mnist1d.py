@@ -2,7 +2,7 @@
 
 Two claims, one sweep:
 
-1. **Dropout cures overfitting** (Srivastava et al. 2014 §6; the seed's third
+1. **Dropout cures overfitting** (Srivastava et al. 2014 §6; Oppermann's third
    technique). An unregularized MLP fits MNIST-1D's 4000 training signals
    perfectly and generalizes poorly; dropping hidden units with probability
    ``rate`` shrinks the train/test gap, and test accuracy peaks at an

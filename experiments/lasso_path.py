@@ -1,6 +1,6 @@
 """The diabetes lasso path from ``jaxreg.paths``, with scikit-learn's path overlaid.
 
-The lasso (the seed's "L1 / Lasso regression") on scikit-learn's bundled
+The lasso (Oppermann's "L1 / Lasso regression") on scikit-learn's bundled
 diabetes data (442 patients, 10 standardized features, centered response),
 objective ``1/(2n)·‖y − Xw‖² + alpha·‖w‖₁``: coefficient profiles against log
 alpha (the style of ESL Fig. 3.10), computed by :func:`jaxreg.paths.lasso_path`

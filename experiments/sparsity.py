@@ -1,6 +1,6 @@
 """Exact zeros: which L1 implementations make weights exactly 0, and what L2 does instead.
 
-The seed article says L1 "forces the weights to zero" while L2 only pushes them
+Oppermann's guide says L1 "forces the weights to zero" while L2 only pushes them
 "towards zero". That holds for the *proximal* forms of L1, not for the plain
 subgradient form most code uses. An MLP on MNIST-1D is trained with SGD for
 every alpha of a log grid × seeds under five regularizers (one ``jaxreg.sweep``
@@ -175,7 +175,7 @@ def readme(record: dict, rows: list[dict], figure: str) -> str:
   z_max = {m: max(float(r["zero_fraction"]) for r in rows if r["method"] == m) for m in t}
   n_alphas, n_hidden = record["config"]["alphas"][2], sum(record["config"]["hidden"])
   never = [m for m in ("add_l1", "add_l2") if z_max[m] == 0]
-  first = (f"Subgradient L1 (`add_l1`, the seed's Eq. 7) and L2 never produce an exact zero at any of {n_alphas} "
+  first = (f"Subgradient L1 (`add_l1`, Oppermann's Eq. 7) and L2 never produce an exact zero at any of {n_alphas} "
            "alphas" if len(never) == 2 else
            f"Largest fraction of exact zeros: `add_l1` {z_max['add_l1']:.2g}, `add_l2` {z_max['add_l2']:.2g}")
   g = t["proximal_group_lasso"]

@@ -18,6 +18,8 @@ import pytest
 
 from experiments import _common, _registry, report
 
+pytestmark = pytest.mark.slow   # quick runs of whole experiments/benchmarks: `pytest -m slow` (run by .ci/run)
+
 RECORD_FIELDS = {"name", "kind", "mode", "quick", "command", "date", "settings", "tables", "targets", "notes",
                  "wall_time_s", "cpu_time_s", "load_average_1min", "jaxreg_version", "git_commit", "jax_version",
                  "optax_version", "numpy_version", "python_version", "platform", "device", "cpu", "cpu_count",

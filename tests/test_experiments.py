@@ -16,6 +16,8 @@ import pytest
 from experiments import _common, _registry, alpha_sweep, sparsity
 from experiments import all as run_all
 
+pytestmark = pytest.mark.slow   # quick runs of whole experiments/benchmarks: `pytest -m slow` (run by .ci/run)
+
 JSON_FIELDS = {"name", "claim", "held", "measured", "quick", "seeds", "command", "wall_time_s", "cpu_time_s",
                "jaxreg_version", "jax_version", "device", "cpu", "machine", "files"}
 CHEAPEST = "constraint_regions"   # the determinism rerun

@@ -19,6 +19,8 @@ import scipy.stats
 
 from experiments import adamw_vs_l2, dropout_mnist1d, regularizer_table
 
+pytestmark = pytest.mark.slow   # quick runs of whole experiments/benchmarks: `pytest -m slow` (run by .ci/run)
+
 ENV_FIELDS = ("name", "claim", "held", "measured", "quick", "seeds", "command", "wall_time_s", "jax_version",
               "jaxreg_version", "device", "cpu", "files", "claims")
 
