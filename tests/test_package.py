@@ -22,7 +22,7 @@ def test_citation_cff_is_valid_cff_1_2_0():
 
 
 def test_citation_cff_names_the_primary_references():
-  from ruamel.yaml import YAML   # a dependency of cffconvert
+  from ruamel.yaml import YAML  # a dependency of cffconvert
   refs = YAML(typ="safe").load((ROOT / "CITATION.cff").read_text())["references"]
   firsts = {(r["authors"][0]["family-names"], r.get("year")) for r in refs}
   for who in [("Oppermann", None), ("Tibshirani", 1996), ("Zou", 2005), ("Yuan", 2006), ("Srivastava", 2014),
@@ -73,3 +73,41 @@ def test_public_functions_of_the_core_modules_are_exported():
     assert name in jaxreg.__all__, name
   for name in ["weights_only", "by_path"]:
     assert inspect.getdoc(getattr(jaxreg.masks, name))
+
+
+def test_import_jaxreg_does_not_import_flax_and_every_core_dependency_is_used():
+  import subprocess
+  import sys
+  code = ("import sys, jaxreg; assert 'flax' not in sys.modules, 'flax imported'; jaxreg.nn.Dropout; "
+          "assert 'flax' in sys.modules")
+  subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+  sources = "\n".join(p.read_text() for p in (ROOT / "jaxreg").rglob("*.py"))
+  for dep in ("jax", "optax", "chex", "flax", "numpy", "tqdm"):
+    assert re.search(rf"^\s*(import|from) {dep}\b", sources, re.M), f"core dependency {dep} is not imported by jaxreg/"
+
+
+# The layers of jaxreg, lowest first: a module may import only modules of its own or a lower layer.
+LAYERS = [
+    {"_leaf"}, {"_typing", "_trees"}, {"_penalties", "_prox", "masks", "conventions"},
+    {"_transforms", "_dropout", "paths"}, {"nn", "_sweep"}, {"__init__"},
+]
+
+
+def test_the_import_graph_flows_one_way():
+  import ast
+  layer = {name: i for i, names in enumerate(LAYERS) for name in names}
+  for path in (ROOT / "jaxreg").rglob("*.py"):
+    rel = path.relative_to(ROOT / "jaxreg").parts
+    top = rel[0].removesuffix(".py")
+    assert top in layer, f"jaxreg/{'/'.join(rel)} is in no layer of LAYERS"
+    for node in ast.walk(ast.parse(path.read_text())):
+      names = []
+      if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("jaxreg"):
+        names = [node.module.split(".")[1]] if "." in node.module else [a.name for a in node.names]
+      elif isinstance(node, ast.Import):
+        names = [a.name.split(".")[1] for a in node.names if a.name.startswith("jaxreg.")]
+      for name in names:
+        if name == top:
+          continue
+        assert layer[name] <= layer[top] and (layer[name] < layer[top] or top == "__init__"), \
+            f"jaxreg/{'/'.join(rel)} imports jaxreg.{name}, which is not below it"
