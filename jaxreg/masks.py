@@ -20,6 +20,8 @@ import jax
 from jaxreg import _trees
 from jaxreg._typing import Params
 
+__all__ = ["by_path", "path_str", "weights_only"]
+
 
 def weights_only(params: Params) -> chex.ArrayTree:
   """``True`` for leaves with ``ndim ≥ 2`` (kernels), ``False`` for biases and norm scales.
