@@ -11,8 +11,8 @@ prox and transform in jaxreg takes one as ``mask=``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 import warnings
+from collections.abc import Callable
 
 import chex
 import jax
