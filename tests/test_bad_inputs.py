@@ -128,7 +128,7 @@ TABLE: dict[str, Entry] = {
          "dropout_regularizer": "nonneg+shape", "mask": "mask"}),
     "mc_predict": Entry(_with(jaxreg.mc_predict, lambda k: jnp.zeros(()), KEY, n_samples=2),
                         {"n_samples": "int1", "batch_size": "int1_none"}),
-    # sweeps (another engineer is fixing their validation: failures are xfail, see KNOWN_FAILING)
+    # sweeps
     "sweep": Entry(_with(jaxreg.sweep, lambda hp, key: hp["a"] * 2, {"a": jnp.array([0.1, 0.2])}, key=KEY,
                          progress=False), {"seeds": "seeds", "chunk_size": "int1_none"}),
     "SweepResult": Entry(lambda **kw: _sweep_result().best(**{"metric": "loss", **kw}),
@@ -160,7 +160,7 @@ TABLE: dict[str, Entry] = {
                                 {"rate": "unit_open+shape", "temperature": "pos+shape", "broadcast_dims": "axes"}),
     "nn.ConcreteDropout.regularizer": Entry(_regularizer, {"input_dim": "int1", "weight_regularizer": "nonneg+shape",
                                                            "dropout_regularizer": "nonneg+shape", "mask": "mask"}),
-    # regularization paths (another engineer is fixing their validation: failures are xfail)
+    # regularization paths
     "paths.enet_path": Entry(_with(paths.enet_path, XP, YP, alphas=3, max_iter=10),
                              {**PATH_COMMON, **PATH_SCHEDULE, "l1_ratio": "unit+shape"}),
     "paths.lasso_path": Entry(_with(paths.lasso_path, XP, YP, alphas=3, max_iter=10), PATH_COMMON),
@@ -237,25 +237,11 @@ def _id(v) -> str:
 
 # Cases of the parts another engineer is fixing now that do not raise the right error yet. strict=False:
 # they turn into XPASS when fixed; remove them from here then.
-KNOWN_FAILING: set[str] = {
-    # a (3,) l1_ratio: enet_path/enet_cv raise numpy's broadcast error (not naming l1_ratio),
-    # logistic_path accepts it silently
-    "paths.enet_path-l1_ratio-array(3,)[np.float32(0.5)]",
-    "paths.enet_cv-l1_ratio-array(3,)[np.float32(0.5)]",
-    "paths.logistic_path-l1_ratio-array(3,)[np.float32(0.5)]",
-}
-_IN_PROGRESS = ("sweep", "SweepResult", "paths.")
-
-
 def _cases():
   for name, entry in sorted(TABLE.items()):
     for arg, kind in entry.hparams.items():
       for bad in _bads(kind):
-        case_id = f"{name}-{arg}-{_id(bad)}"
-        marks = ()
-        if case_id in KNOWN_FAILING and name.startswith(_IN_PROGRESS):
-          marks = pytest.mark.xfail(strict=False, reason="paths/sweep validation in progress")
-        yield pytest.param(name, arg, bad, id=case_id, marks=marks)
+        yield pytest.param(name, arg, bad, id=f"{name}-{arg}-{_id(bad)}")
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")   # e.g. a ConvergenceWarning of a path that ran

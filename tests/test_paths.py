@@ -215,17 +215,17 @@ def test_exported():
     (lambda: paths.enet_path(X[:, 0], Y), "X must be a 2-D"),
     (lambda: paths.enet_path(np.where(X > 0.1, np.nan, X), Y), "X contains NaN or inf"),
     (lambda: paths.enet_cv(X, np.where(Y > 100, np.inf, Y)), "y contains NaN or inf"),
-    (lambda: paths.enet_path(X, Y, l1_ratio=1.5), "l1_ratio must be in"),
-    (lambda: paths.lasso_path(X, Y, alphas=np.array([0.1, 0.0])), "alphas must be > 0"),
-    (lambda: paths.ridge_path(X, Y, alphas=np.array([-1.0])), "alphas must be > 0"),
+    (lambda: paths.enet_path(X, Y, l1_ratio=1.5), "l1_ratio must be a finite number in"),
+    (lambda: paths.lasso_path(X, Y, alphas=np.array([0.1, 0.0])), "alphas must be a finite number > 0"),
+    (lambda: paths.ridge_path(X, Y, alphas=np.array([-1.0])), "alphas must be a finite number > 0"),
     (lambda: paths.enet_path(X, Y, l1_ratio=0.0, alphas=10), "needs l1_ratio > 0"),
     (lambda: paths.enet_path(X, Y, alphas=0), "number of alphas"),
-    (lambda: paths.enet_path(X, Y, eps=0.0), "eps must be > 0"),
-    (lambda: paths.enet_cv(X, Y, l1_ratio=-0.1), "l1_ratio must be in"),
+    (lambda: paths.enet_path(X, Y, eps=0.0), "eps must be a finite number > 0"),
+    (lambda: paths.enet_cv(X, Y, l1_ratio=-0.1), "l1_ratio must be a finite number in"),
     (lambda: paths.enet_cv(X, Y, folds=1), "folds"),
     (lambda: paths.enet_cv(X, Y, folds=[(np.arange(10), np.array([N]))]), "folds\\[0\\] test indices"),
     (lambda: paths.logistic_path(BC_X, BC_Y * 2.0), "binary labels"),
-    (lambda: paths.logistic_path(BC_X, BC_Y, alphas=np.array([-0.1])), "alphas must be > 0"),
+    (lambda: paths.logistic_path(BC_X, BC_Y, alphas=np.array([-0.1])), "alphas must be a finite number > 0"),
 ])
 def test_bad_inputs_raise(call, match):
   with pytest.raises(ValueError, match=match):
