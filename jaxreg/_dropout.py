@@ -57,11 +57,18 @@ def _as_float(value):
   return jnp.asarray(value, jnp.result_type(value, jnp.float32))
 
 
-def _require_key(key) -> PRNGKey:
-  """``key`` when it is a PRNG key; a ``ValueError`` otherwise (``None`` is allowed only when deterministic)."""
+def _noisy_input(key, x, broadcast_dims, deterministic):
+  """``None`` when ``deterministic`` (the caller returns ``x``); else ``(key, x as an array, compute dtype)``.
+
+  ``broadcast_dims`` is checked either way; ``key=None`` is allowed only when deterministic.
+  """
+  _trees.check_ints("broadcast_dims", broadcast_dims)
+  if deterministic:
+    return None
   if key is None:
     raise ValueError("key is None, but a PRNG key (jax.random.key(0)) is needed unless deterministic=True.")
-  return key
+  x = jnp.asarray(x)
+  return key, x, _compute_dtype(x)
 
 
 def _compute_dtype(x):
@@ -154,12 +161,10 @@ def dropout(key: PRNGKey | None, x: jax.Array, rate: Scalar, *, broadcast_dims: 
     Srivastava et al., JMLR 2014; Hinton et al., arXiv:1207.0580, 2012.
   """
   _trees.check("rate", rate, high=1.0, scalar=True)
-  _trees.check_ints("broadcast_dims", broadcast_dims)
-  if deterministic:
+  noisy = _noisy_input(key, x, broadcast_dims, deterministic)
+  if noisy is None:
     return x
-  key = _require_key(key)
-  x = jnp.asarray(x)
-  dt = _compute_dtype(x)
+  key, x, dt = noisy
   scale = _safe_inv(1 - jnp.asarray(rate, dt))
   keep = _keep(key, x.shape, rate, broadcast_dims)
   return jnp.where(keep, x.astype(dt) * scale, 0).astype(x.dtype)
@@ -193,12 +198,10 @@ def gaussian_dropout(key: PRNGKey | None, x: jax.Array, rate: Scalar, *, broadca
     Reparameterization Trick*, NeurIPS 2015.
   """
   _trees.check("rate", rate, high=1.0, scalar=True)
-  _trees.check_ints("broadcast_dims", broadcast_dims)
-  if deterministic:
+  noisy = _noisy_input(key, x, broadcast_dims, deterministic)
+  if noisy is None:
     return x
-  key = _require_key(key)
-  x = jnp.asarray(x)
-  dt = _compute_dtype(x)
+  key, x, dt = noisy
   rate_f = jnp.asarray(rate, dt)
   keep_prob = 1 - rate_f
   std = _safe_sqrt(rate_f * _safe_inv(keep_prob))
@@ -239,12 +242,10 @@ def alpha_dropout(key: PRNGKey | None, x: jax.Array, rate: Scalar, *, broadcast_
     NeurIPS 2017, §"New Dropout Technique" (Eq. 14 for λ, α).
   """
   _trees.check("rate", rate, high=1.0, scalar=True)
-  _trees.check_ints("broadcast_dims", broadcast_dims)
-  if deterministic:
+  noisy = _noisy_input(key, x, broadcast_dims, deterministic)
+  if noisy is None:
     return x
-  key = _require_key(key)
-  x = jnp.asarray(x)
-  dt = _compute_dtype(x)
+  key, x, dt = noisy
   q = 1 - jnp.asarray(rate, dt)
   a = _safe_inv(_safe_sqrt(q + ALPHA_PRIME**2 * q * (1 - q)))
   # b = −a(1 − q)α′ written as aα′·(q − 1): at q = 1 this is −0.0, so a·x + b = x bit for bit.
@@ -336,12 +337,10 @@ def concrete_dropout(key: PRNGKey | None, x: jax.Array, rate_logit: Scalar, *, t
   """
   _trees.check("rate_logit", rate_logit, low=-math.inf, scalar=True)
   _trees.check("temperature", temperature, low_open=True, scalar=True)
-  _trees.check_ints("broadcast_dims", broadcast_dims)
-  if deterministic:
+  noisy = _noisy_input(key, x, broadcast_dims, deterministic)
+  if noisy is None:
     return x
-  key = _require_key(key)
-  x = jnp.asarray(x)
-  dt = _compute_dtype(x)
+  key, x, dt = noisy
   logit = jnp.asarray(rate_logit, dt)
   noise = jax.random.logistic(key, _draw_shape(x.shape, broadcast_dims), dt)
   # z̃/(1 − rate) = exp(log σ(−(logit + noise)/t) + softplus(logit)): no division by σ(−logit), which
