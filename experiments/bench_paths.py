@@ -107,7 +107,7 @@ def path_rows(X, y, tol):
       "jaxreg lasso_path (all alphas in parallel; default)": lambda: np.asarray(
           _block(jaxreg.paths.lasso_path(X, y, **kw)[1])),
       "jaxreg lasso_path (warm starts one alpha at a time)": lambda: np.asarray(
-          _block(jaxreg.paths.lasso_path(X, y, chunk=1, check_every=5, anderson=5, **kw)[1])),
+          _block(jaxreg.paths.lasso_path(X, y, solver=jaxreg.paths.SolverOptions(chunk=1, check_every=5, anderson=5), **kw)[1])),
   }
   skglm = _skglm()
   if skglm is not None:
@@ -125,7 +125,7 @@ def cv_rows(X, y, tol, folds=5, skglm_too=True):
       "scikit-learn LassoCV (1 BLAS thread)": one_blas_thread(sk),
       "jaxreg enet_cv (default)": lambda: _block(jaxreg.paths.enet_cv(X, y, folds=folds, tol=tol)),
       "jaxreg enet_cv (all alphas in parallel)": lambda: _block(
-          jaxreg.paths.enet_cv(X, y, folds=folds, tol=tol, chunk=100)),
+          jaxreg.paths.enet_cv(X, y, folds=folds, tol=tol, solver=jaxreg.paths.SolverOptions(chunk=100))),
   }
   skglm = _skglm() if skglm_too else None
   if skglm is not None:

@@ -93,7 +93,7 @@ def run(args) -> Raw:
   with jax.enable_x64(True):
     _, lasso = jaxreg.paths.lasso_path(X, y, alphas=alphas, tol=1e-12, max_iter=100_000)
     lasso = np.asarray(lasso)[::-1]                 # lasso_path sorts decreasing: back to increasing
-    ridge = np.asarray(jaxreg.paths.ridge_path(X, y, alphas=alphas))
+    ridge = np.asarray(jaxreg.paths.ridge_path(X, y, alphas=alphas)[1])
     sweep = jaxreg.sweep(ista(X, y, cfg["ista_iters"]), {"l1_ratio": [1.0, 0.0], "alpha": alphas},
                          key=_common.key(0), seeds=1, progress=True)
     ista_l1, ista_l2 = (np.asarray(b[:, 0]) for b in sweep.values["beta"])

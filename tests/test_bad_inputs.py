@@ -162,15 +162,18 @@ TABLE: dict[str, Entry] = {
                                                            "dropout_regularizer": "nonneg+shape", "mask": "mask"}),
     # regularization paths
     "paths.enet_path": Entry(_with(paths.enet_path, XP, YP, alphas=3, max_iter=10),
-                             {**PATH_COMMON, **PATH_SCHEDULE, "l1_ratio": "unit+shape"}),
+                             {**PATH_COMMON, "l1_ratio": "unit+shape"}),
     "paths.lasso_path": Entry(_with(paths.lasso_path, XP, YP, alphas=3, max_iter=10), PATH_COMMON),
     "paths.ridge_path": Entry(_with(paths.ridge_path, XP, YP, alphas=np.array([0.1, 1.0])), {"alphas": "pos"}),
     "paths.enet_cv": Entry(_with(paths.enet_cv, XP, YP, alphas=3, folds=3, max_iter=10),
-                           {**PATH_COMMON, **PATH_SCHEDULE, "l1_ratio": "unit+shape", "folds": "folds"}),
+                           {**PATH_COMMON, "l1_ratio": "unit+shape", "folds": "folds"}),
     "paths.logistic_path": Entry(_with(paths.logistic_path, XP, YB, alphas=3, max_iter=10),
                                  {**PATH_COMMON, "l1_ratio": "unit+shape"}),
     "paths.ConvergenceWarning": Entry(lambda: paths.ConvergenceWarning("x"), {}),      # a warning class
     "paths.EnetCVResult": Entry(lambda: paths.EnetCVResult._fields, {}),              # a result NamedTuple
+    "paths.PathInfo": Entry(lambda: paths.PathInfo, {}),                              # a result dataclass
+    "paths.SolverOptions": Entry(lambda **kw: paths.enet_path(XP, YP, alphas=3, max_iter=10,
+                                                              solver=paths.SolverOptions(**kw)), PATH_SCHEDULE),
 }
 
 

@@ -94,7 +94,7 @@ def test_blocked_padded_chunked_solver_equals_sklearn():
   sk_a, sk_c = sk_path(0.9, alphas=40, Xm=Xs, y=ys)
   for chunk in (40, 7):  # all 40 alphas in parallel; chunks of 7 with warm starts
     alphas, coefs = paths.enet_path(Xs, ys, l1_ratio=0.9, alphas=40, tol=1e-10, max_iter=100_000,
-                                    chunk=chunk, block=16)
+                                    solver=paths.SolverOptions(chunk=chunk, block=16))
     np.testing.assert_allclose(alphas, sk_a, rtol=1e-10)
     assert_coefs_close(coefs, sk_c)
 
@@ -116,7 +116,8 @@ def test_lasso_entry_order_on_diabetes():
 
 def test_ridge_path_equals_closed_form():
   alphas = np.array([1e-4, 1e-2, 1.0, 30.0])
-  coefs = paths.ridge_path(X, Y, alphas=alphas)
+  out_alphas, coefs = paths.ridge_path(X, Y, alphas=alphas)
+  np.testing.assert_array_equal(out_alphas, alphas)  # as given, not sorted
   ref = np.stack([np.linalg.solve(X.T @ X + N * a * np.eye(X.shape[1]), X.T @ Y) for a in alphas])
   chex.assert_trees_all_close(np.asarray(coefs), ref, rtol=1e-9, atol=1e-9 * np.abs(ref).max())
 
@@ -200,7 +201,12 @@ def test_float32_inputs_stay_float32_and_warn_at_unreachable_tol():
 
 
 def test_return_info_reports_gaps_below_tol():
-  _, _, gaps, n_iter = paths.enet_path(X, Y, alphas=100, tol=1e-8, return_info=True)
+  path = paths.enet_path(X, Y, alphas=100, tol=1e-8, return_info=True)
+  alphas, coefs = path  # unpacks like the plain result
+  plain_alphas, plain_coefs = paths.enet_path(X, Y, alphas=100, tol=1e-8)
+  np.testing.assert_array_equal(alphas, plain_alphas)
+  np.testing.assert_array_equal(coefs, plain_coefs)
+  gaps, n_iter = path.gaps, path.n_iter
   assert np.all(np.asarray(gaps) <= 1e-8 * (Y @ Y) / N) and np.all(np.asarray(n_iter) < 1000)
 
 

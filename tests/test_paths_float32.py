@@ -75,6 +75,12 @@ def sklearn_objective(X, y, alphas, l1_ratio):
   return objective(X, y, coefs.T, alphas, l1_ratio)
 
 
+def _info(path):
+  """The fields of a ``return_info=True`` result (a :class:`jaxreg.paths.PathInfo`), as a tuple."""
+  assert isinstance(path, paths.PathInfo)
+  return path.alphas, path.coefs, path.gaps, path.n_iter
+
+
 def convergence_warnings(record):
   return [str(w.message) for w in record if issubclass(w.category, paths.ConvergenceWarning)]
 
@@ -115,8 +121,8 @@ def test_lasso_and_enet_paths_reach_tol_on_random_problems(shape, anderson):
       kwargs = {} if fn is paths.lasso_path else {"l1_ratio": l1_ratio}
       with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
-        alphas, coefs, gaps, n_iter = fn(X, y, alphas=10, eps=1e-2, tol=TOL, max_iter=max_iter,
-                                         anderson=anderson, return_info=True, **kwargs)
+        alphas, coefs, gaps, n_iter = _info(fn(X, y, alphas=10, eps=1e-2, tol=TOL, max_iter=max_iter,
+                                         solver=paths.SolverOptions(anderson=anderson), return_info=True, **kwargs))
       assert coefs.dtype == np.float32
       check_path(X, y, l1_ratio, alphas, coefs, gaps, n_iter, convergence_warnings(record), max_iter)
 
@@ -134,7 +140,7 @@ def test_issue_9_wide_gaussian_10x40_no_runaway():
     for max_iter in (1000, 5000):
       with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
-        alphas, coefs, gaps, n_iter = fn(X, y, alphas=10, max_iter=max_iter, return_info=True, **kwargs)
+        alphas, coefs, gaps, n_iter = _info(fn(X, y, alphas=10, max_iter=max_iter, return_info=True, **kwargs))
       assert np.abs(np.asarray(coefs)).sum(1).max() < 3  # was 6.1e5
       check_path(X, y, l1_ratio, alphas, coefs, gaps, n_iter, convergence_warnings(record), max_iter)
     assert not convergence_warnings(record)  # with the epochs it needs, every alpha reaches tol
@@ -174,8 +180,8 @@ def test_returned_gaps_are_the_gaps_of_the_returned_coefficients():
   for tol in (1e-4, 1e-7):
     with warnings.catch_warnings():
       warnings.simplefilter("ignore", paths.ConvergenceWarning)
-      alphas, coefs, gaps, _ = paths.enet_path(X, y, l1_ratio=0.5, alphas=10, eps=1e-2, tol=tol, max_iter=5000,
-                                               return_info=True)
+      alphas, coefs, gaps, _ = _info(paths.enet_path(X, y, l1_ratio=0.5, alphas=10, eps=1e-2, tol=tol, max_iter=5000,
+                                               return_info=True))
     X64, y64 = X.astype(np.float64), y.astype(np.float64)
     true = duality_gap(X64, y64, np.asarray(coefs, np.float64), np.asarray(alphas, np.float64), 0.5)
     np.testing.assert_allclose(np.asarray(gaps, np.float64), true, rtol=0, atol=1e-6 * (y64 @ y64) / 10)
@@ -184,7 +190,7 @@ def test_returned_gaps_are_the_gaps_of_the_returned_coefficients():
 def test_unreachable_tol_says_float32_cannot_certify_it():
   X, y = problem(96, 16, 0)
   with pytest.warns(paths.ConvergenceWarning, match=r"float32 cannot certify tol below ~\d") as record:
-    _, _, gaps, n_iter = paths.lasso_path(X, y, alphas=10, eps=1e-2, tol=1e-10, max_iter=5000, return_info=True)
+    _, _, gaps, n_iter = _info(paths.lasso_path(X, y, alphas=10, eps=1e-2, tol=1e-10, max_iter=5000, return_info=True))
   assert not any("within max_iter" in m for m in convergence_warnings(record))
   assert np.asarray(n_iter).max() < 5000  # stops once epochs change nothing, instead of running out
   assert np.asarray(gaps).max() <= 1e-5 * (y @ y) / 96
@@ -207,13 +213,14 @@ def test_non_finite_inputs_and_solutions_raise(call, match):
 
 def test_non_finite_solver_output_is_refused_not_returned(monkeypatch):
   X, y = problem(96, 16, 0)
-  solve = paths._enet_path_jit
+  from jaxreg.paths import _linear
+  solve = _linear._enet_path_jit
 
   def poisoned(*args, **kwargs):
     alphas, W, gap, status = solve(*args, **kwargs)
     return alphas, W.at[3, 0].set(np.nan), gap, status
 
-  monkeypatch.setattr(paths, "_enet_path_jit", poisoned)
+  monkeypatch.setattr(_linear, "_enet_path_jit", poisoned)
   with pytest.raises(ValueError, match="non-finite coefficients"):
     paths.lasso_path(X, y, alphas=10, eps=1e-2)
 
@@ -221,7 +228,8 @@ def test_non_finite_solver_output_is_refused_not_returned(monkeypatch):
 def test_enet_cv_never_selects_a_nan_alpha():
   """Outside jit a non-finite fold error raises (above); under jit nothing can, and the selection skips NaN."""
   mse_path = np.array([[np.nan, 1.0], [2.0, 2.0], [1.5, 1.0], [np.nan, np.nan]], np.float32)
-  assert int(paths._best_alpha(jax.numpy.asarray(mse_path))) == 2
+  from jaxreg.paths._cv import _best_alpha
+  assert int(_best_alpha(jax.numpy.asarray(mse_path))) == 2
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -231,13 +239,14 @@ def test_enet_cv_never_selects_a_nan_alpha():
     ({"max_iter": "100"}, "max_iter must be an integer"),
     ({"max_iter": None}, "max_iter must be an integer"),
     ({"max_iter": 0}, "max_iter must be an integer >= 1"),
-    ({"block": 2.0}, "block must be an integer or None"),
-    ({"block": 0}, "block must be an integer >= 1"),
-    ({"chunk": True}, "chunk must be an integer or None"),
-    ({"check_every": 0}, "check_every must be an integer >= 1"),
-    ({"check_every": 10.0}, "check_every must be an integer or None"),
-    ({"anderson": -1}, "anderson must be an integer >= 0"),
-    ({"anderson": 5.0}, "anderson must be an integer or None"),
+    ({"solver": paths.SolverOptions(block=2.0)}, "solver.block must be an integer or None"),
+    ({"solver": paths.SolverOptions(block=0)}, "solver.block must be an integer >= 1"),
+    ({"solver": paths.SolverOptions(chunk=True)}, "solver.chunk must be an integer or None"),
+    ({"solver": paths.SolverOptions(check_every=0)}, "solver.check_every must be an integer >= 1"),
+    ({"solver": paths.SolverOptions(check_every=10.0)}, "solver.check_every must be an integer or None"),
+    ({"solver": paths.SolverOptions(anderson=-1)}, "solver.anderson must be an integer >= 0"),
+    ({"solver": paths.SolverOptions(anderson=5.0)}, "solver.anderson must be an integer or None"),
+    ({"solver": {"chunk": 2}}, "solver must be a jaxreg.paths.SolverOptions or None"),
     ({"alphas": 2.0}, "alphas must be an integer.*number of alphas.*e.g. \\[2.0\\]"),
     ({"alphas": True}, "alphas must be an integer"),
     ({"alphas": np.array([0.1, np.inf])}, "alphas must be a finite number > 0"),

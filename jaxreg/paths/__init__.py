@@ -27,7 +27,7 @@ and after the block ``Qw`` is updated with one matrix product (BLAS-3). Blocks
 whose coefficients are all zero and provably stay zero for every alpha are
 skipped (exactly: ``|q_j − (Qw)_j| ≤ n·alpha·ρ``), and features are visited in
 decreasing order of ``|Xᵀy|`` so that early-entering features share blocks. Every
-``check_every`` epochs, Anderson extrapolation of the last iterates (Bertrand &
+``SolverOptions.check_every`` epochs, Anderson extrapolation of the last iterates (Bertrand &
 Massias 2021) is tried and kept where it lowers the objective by more than
 rounding could fake (see Precision), ``Qw`` is recomputed in float32 (no drift of
 the rank-1 updates), and scikit-learn's stopping rule is applied per alpha: the
@@ -38,7 +38,7 @@ last epoch's largest coefficient change is ``≤ tol·max|w|`` and the duality g
 Parallel vs warm starts, measured (``experiments/bench_paths.py``): all alphas
 in parallel from ``w = 0`` against warm starts along the path (a ``lax.scan``
 over chunks of alphas, each chunk started from the previous chunk's last
-solution; ``chunk=1`` is scikit-learn's one-alpha-at-a-time scheme). On CPU a
+solution; ``SolverOptions(chunk=1)`` is scikit-learn's one-alpha-at-a-time scheme). On CPU a
 vectorized CD step costs about as much for 100 alphas as for 1 when ``p`` is
 small, so the number of sequential epochs decides: ``max`` over alphas in
 parallel (about 120 with Anderson for the diabetes path at ``tol=1e-10``) against
@@ -101,12 +101,13 @@ References:
 
 from __future__ import annotations
 
-from jaxreg.paths._checks import ConvergenceWarning
+from jaxreg.paths._cd import SolverOptions
+from jaxreg.paths._checks import ConvergenceWarning, PathInfo
 from jaxreg.paths._cv import EnetCVResult, enet_cv
 from jaxreg.paths._linear import enet_path, lasso_path, ridge_path
 from jaxreg.paths._logistic import logistic_path
 
 __all__ = [
-    "ConvergenceWarning", "EnetCVResult", "enet_cv", "enet_path", "lasso_path",
+    "ConvergenceWarning", "EnetCVResult", "PathInfo", "SolverOptions", "enet_cv", "enet_path", "lasso_path",
     "logistic_path", "ridge_path",
 ]

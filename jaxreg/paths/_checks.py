@@ -1,7 +1,9 @@
-"""Input checks and convergence reports shared by every path solver."""
+"""What every path solver shares: input checks, convergence reports and :class:`PathInfo`."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import warnings
 from typing import NamedTuple
 
@@ -15,6 +17,40 @@ from jaxreg import _trees
 class ConvergenceWarning(UserWarning):
   """Some alphas did not reach ``tol``: ``max_iter`` ran out, or the dtype's rounding cannot certify it."""
 
+
+
+@functools.partial(jax.tree_util.register_dataclass, data_fields=["alphas", "coefs", "gaps", "n_iter"],
+                   meta_fields=[])
+@dataclasses.dataclass(frozen=True)
+class PathInfo:
+  """A path with how well each of its problems was solved (``return_info=True``).
+
+  It unpacks like the plain result, ``alphas, coefs = path``, so asking for the
+  information never changes the shape of the call; the rest is by name. A pytree,
+  so it can be returned from ``jit``.
+
+  Attributes:
+    alphas: ``(n_alphas,)``, decreasing.
+    coefs: ``(n_alphas, n_features)``.
+    gaps: per alpha, what the stopping rule measured: the duality gap ``/n`` of the
+      returned coefficients (:func:`enet_path`, scikit-learn's ``dual_gaps``), or the
+      largest entry of the prox-gradient mapping (:func:`logistic_path`).
+    n_iter: per alpha, epochs (:func:`enet_path`) or iterations (:func:`logistic_path`).
+
+  Example:
+    >>> X = np.random.default_rng(0).normal(size=(30, 4)); y = X @ np.arange(4.0)
+    >>> path = jaxreg.paths.lasso_path(X, y, alphas=5, return_info=True)
+    >>> alphas, coefs = path
+    >>> path.gaps.shape, path.n_iter.shape
+    ((5,), (5,))
+  """
+  alphas: jax.Array
+  coefs: jax.Array
+  gaps: jax.Array
+  n_iter: jax.Array
+
+  def __iter__(self):
+    return iter((self.alphas, self.coefs))
 
 
 def _check_xy(X, y):

@@ -89,10 +89,9 @@ def _best_alpha(mse_path):
   return jnp.argmin(jnp.where(jnp.isnan(mean), jnp.inf, mean))
 
 
-@jax.jit(static_argnames=("n_alphas", "fit_intercept", "complement", "batch_refit", "chunk", "block", "check_every",
-                          "anderson"))
+@jax.jit(static_argnames=("n_alphas", "fit_intercept", "complement", "batch_refit", "solver"))
 def _enet_cv_jit(X, y, alphas, l1_ratio, eps, tol, max_iter, tr_idx, tr_w, te_idx, te_w, *,
-                 n_alphas, fit_intercept, complement, batch_refit, chunk, block, check_every, anderson):
+                 n_alphas, fit_intercept, complement, batch_refit, solver):
   n, p = X.shape
   dt = X.dtype
   tr_w, te_w = tr_w.astype(dt), te_w.astype(dt)
@@ -124,8 +123,7 @@ def _enet_cv_jit(X, y, alphas, l1_ratio, eps, tol, max_iter, tr_idx, tr_w, te_id
   # (one solver in the program, faster to compile; with all alphas in parallel and p ≤ 64 it costs about
   # as much as the separate refit).
   Q, q, yy_f, n_tr, mx, my = jax.vmap(fold_stats)(tr_idx, tr_w, te_idx, te_w)
-  W, gap, bound, it, stalled = _gram_path(Q, q, yy_f, n_tr, alphas, l1_ratio, tol, max_iter, chunk=chunk,
-                                          block=block, check_every=check_every, anderson=anderson)
+  W, gap, bound, it, stalled = _gram_path(Q, q, yy_f, n_tr, alphas, l1_ratio, tol, max_iter, solver)
   k = W.shape[0] - 1 if batch_refit else W.shape[0]  # the folds
 
   def fold_mse(W, mx, my, te_i, te_m):
@@ -146,8 +144,8 @@ def _enet_cv_jit(X, y, alphas, l1_ratio, eps, tol, max_iter, tr_idx, tr_w, te_id
   else:  # a path on the full data would cost as much as a fold's: refit at alpha only, from w = 0
     yy = y @ y
     coef, *info = (x[0] for x in _gram_path(
-        G[None], Xy[None], yy[None], jnp.full(1, n, dt), alpha[None], l1_ratio, tol, max_iter, chunk=1,
-        block=block, check_every=check_every, anderson=anderson))
+        G[None], Xy[None], yy[None], jnp.full(1, n, dt), alpha[None], l1_ratio, tol, max_iter,
+        solver._replace(chunk=1)))
     coef = coef[0]
     refit = (coef[None], info[0], _Status(*info[1:], yy / n, finite(G, Xy, yy)))
   intercept = (y_mean - x_mean @ coef) if fit_intercept else jnp.zeros((), dt)
@@ -155,7 +153,7 @@ def _enet_cv_jit(X, y, alphas, l1_ratio, eps, tol, max_iter, tr_idx, tr_w, te_id
 
 
 def enet_cv(X, y, *, l1_ratio=1.0, alphas=100, eps=1e-3, folds=5, tol=1e-4, max_iter=1000,
-            fit_intercept=True, chunk=None, block=None, check_every=None, anderson=None):
+            fit_intercept=True, solver=None):
   r"""K-fold cross-validated elastic net: scikit-learn's ``LassoCV`` / ``ElasticNetCV``, one program.
 
   For every fold and every alpha, fits the :func:`enet_path` objective
@@ -182,7 +180,7 @@ def enet_cv(X, y, *, l1_ratio=1.0, alphas=100, eps=1e-3, folds=5, tol=1e-4, max_
     eps: ``alpha_min / alpha_max`` of the automatic grid.
     folds: an int ``k`` (scikit-learn's unshuffled ``KFold(k)``: contiguous test
       blocks) or a sequence of ``(train_indices, test_indices)`` pairs.
-    tol, max_iter, chunk, block, check_every, anderson: as :func:`enet_path` (``tol``
+    tol, max_iter, solver: as :func:`enet_path` (``tol``
       is relative to each fold's centered ``‖y_train‖²``; the folds' gaps are those of
       the Gram form, the refit's are checked as :func:`enet_path`'s).
     fit_intercept: center per fold and fit an intercept.
@@ -210,8 +208,8 @@ def enet_cv(X, y, *, l1_ratio=1.0, alphas=100, eps=1e-3, folds=5, tol=1e-4, max_
   n, p = X.shape
   pairs = _check_folds(folds, n)
   n_grid = n_alphas or np.shape(alphas)[0]
-  chunk, block, check_every, anderson = _schedule(p, n_grid, chunk, block, check_every, anderson)
-  batch_refit = chunk == n_grid and p <= 64  # small p: one more family costs little; large p: ~1/k more flops
+  solver = _schedule(p, n_grid, solver)
+  batch_refit = solver.chunk == n_grid and p <= 64  # small p: one more family costs little; large p: ~1/k more flops
   if batch_refit:
     pairs.append((np.arange(n), np.zeros(0, int)))  # the full data, for the refit
   complement = all(_is_partition(tr, te, n) for tr, te in pairs)
@@ -220,8 +218,7 @@ def enet_cv(X, y, *, l1_ratio=1.0, alphas=100, eps=1e-3, folds=5, tol=1e-4, max_
   res, folds_out, refit = _enet_cv_jit(
       X, y, None if n_alphas else alphas, l1_ratio, eps, tol, max_iter,
       tr_idx, tr_w, te_idx, te_w, n_alphas=n_alphas, fit_intercept=bool(fit_intercept),
-      complement=complement, batch_refit=batch_refit, chunk=chunk, block=block, check_every=check_every,
-      anderson=anderson)
+      complement=complement, batch_refit=batch_refit, solver=solver)
   coef, gap, status = refit
   gap, bound = _data_gaps(X, y, coef, jnp.reshape(res.alpha, (1,)), l1_ratio, gap, status.bounds,
                           tol * status.scale, center=bool(fit_intercept))

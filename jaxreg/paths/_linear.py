@@ -10,26 +10,24 @@ import numpy as np
 
 from jaxreg import _trees
 from jaxreg.paths._cd import _alpha_grid, _data_gaps, _gram_path, _schedule, _sorted_alphas
-from jaxreg.paths._checks import _check_alphas, _check_common, _check_finite, _check_xy, _report, _Status
+from jaxreg.paths._checks import PathInfo, _check_alphas, _check_common, _check_finite, _check_xy, _report, _Status
 
 
-@jax.jit(static_argnames=("n_alphas", "chunk", "block", "check_every", "anderson"))
-def _enet_path_jit(X, y, alphas, l1_ratio, eps, tol, max_iter, *, n_alphas, chunk, block, check_every,
-                   anderson):
+@jax.jit(static_argnames=("n_alphas", "solver"))
+def _enet_path_jit(X, y, alphas, l1_ratio, eps, tol, max_iter, *, n_alphas, solver):
   n = X.shape[0]
   dt = X.dtype
   Q, q, ynorm2 = X.T @ X, X.T @ y, y @ y
   l1_ratio = jnp.asarray(l1_ratio, dt)
   alphas = _alpha_grid(q, n, l1_ratio, eps, n_alphas) if n_alphas else _sorted_alphas(alphas, dt)
   W, gap, bound, it, stalled = (x[0] for x in _gram_path(
-      Q[None], q[None], ynorm2[None], jnp.full(1, n, dt), alphas, l1_ratio, tol, max_iter, chunk=chunk,
-      block=block, check_every=check_every, anderson=anderson))
+      Q[None], q[None], ynorm2[None], jnp.full(1, n, dt), alphas, l1_ratio, tol, max_iter, solver))
   stats_finite = jnp.all(jnp.isfinite(Q)) & jnp.all(jnp.isfinite(q)) & jnp.isfinite(ynorm2)
   return alphas, W, gap, _Status(bound, it, stalled, ynorm2 / n, stats_finite)
 
 
 def enet_path(X, y, *, l1_ratio=0.5, alphas=100, eps=1e-3, tol=1e-4, max_iter=1000,
-              chunk=None, block=None, check_every=None, anderson=None, return_info=False):
+              solver=None, return_info=False):
   r"""Elastic-net regularization path: scikit-learn's ``enet_path``, all alphas in one program.
 
   Solves, for every alpha,
@@ -51,29 +49,17 @@ def enet_path(X, y, *, l1_ratio=0.5, alphas=100, eps=1e-3, tol=1e-4, max_iter=10
       ``≤ tol·‖y‖²/n`` after an epoch whose largest coefficient change is ``≤ tol·max|w|``
       (in float32: up to the rounding of the gap; see Precision in :mod:`jaxreg.paths`).
     max_iter: most epochs (passes over all coordinates) per alpha; an integer ``≥ 1``.
-    chunk: number of alphas solved in parallel; successive chunks are warm-started
-      from the previous chunk's last solution (``chunk = n_alphas``: all in parallel
-      from 0; ``chunk = 1``: scikit-learn's one-by-one warm starts). ``None``: all in
-      parallel when ``n_features ≤ 64``, else chunks of ``⌈n_alphas·n_features/2000⌉``
-      (measured fastest on CPU).
-    block: coordinates per block of the blocked CD (``None``: all when ``≤ 32``,
-      16 up to 256 features, else 64).
-    check_every: epochs between convergence checks (``None``: 10 when all alphas
-      run in parallel, else 2). Epoch counts are multiples of it.
-    anderson: Anderson extrapolation from the last ``anderson + 1`` iterates at
-      every check (0: off; ``None``: 5 when all alphas run in parallel, else 0). It
-      is kept only where it lowers the objective by more than rounding could fake, and
-      cuts the epochs of ill-conditioned problems several-fold (diabetes at
-      ``tol=1e-10``: about 120 instead of about 1 090).
-    return_info: also return the duality gaps of the returned coefficients (``/n``, as
-      scikit-learn) and the epoch counts.
+    solver: a :class:`SolverOptions` (chunking of the alphas, block size, check interval,
+      Anderson window) or ``None`` for the measured defaults.
+    return_info: return a :class:`PathInfo` that also holds the duality gaps of the
+      returned coefficients (``/n``, as scikit-learn) and the epoch counts.
 
   Returns:
     ``(alphas, coefs)`` with ``coefs`` of shape ``(n_alphas, n_features)``; with
-    ``return_info``, ``(alphas, coefs, dual_gaps, n_iter)``. Outside of ``jit``: a
-    :class:`ConvergenceWarning` if some alpha's gap is not certified ``≤ tol·‖y‖²/n``
-    (saying whether ``max_iter`` ran out or the dtype's rounding is the limit), and a
-    ``ValueError`` instead of a non-finite solution.
+    ``return_info``, a :class:`PathInfo` ``(alphas, coefs, gaps, n_iter)``. Outside of
+    ``jit``: a :class:`ConvergenceWarning` if some alpha's gap is not certified
+    ``≤ tol·‖y‖²/n`` (saying whether ``max_iter`` ran out or the dtype's rounding is the
+    limit), and a ``ValueError`` instead of a non-finite solution.
 
   Raises:
     ValueError: bad arguments (named), non-finite or complex ``X``/``y``, values too large
@@ -95,16 +81,15 @@ def enet_path(X, y, *, l1_ratio=0.5, alphas=100, eps=1e-3, tol=1e-4, max_iter=10
   X, y = _check_xy(X, y)
   max_iter = _check_common(l1_ratio, tol, max_iter)
   n_alphas = _check_alphas(alphas, l1_ratio, eps)
-  chunk, block, check_every, anderson = _schedule(X.shape[1], n_alphas or np.shape(alphas)[0], chunk, block,
-                                                  check_every, anderson)
+  solver = _schedule(X.shape[1], n_alphas or np.shape(alphas)[0], solver)
   alphas, W, gap, status = _enet_path_jit(
       X, y, None if n_alphas else alphas, l1_ratio, eps, tol, max_iter,
-      n_alphas=n_alphas, chunk=chunk, block=block, check_every=check_every, anderson=anderson)
+      n_alphas=n_alphas, solver=solver)
   gap, bound = _data_gaps(X, y, W, alphas, l1_ratio, gap, status.bounds, tol * status.scale)
   status = status._replace(bounds=bound)
   _check_finite("enet_path", X, y, W, gap, status)
   _report("enet_path", gap, status, tol, max_iter)
-  return (alphas, W, gap, status.n_iter) if return_info else (alphas, W)
+  return PathInfo(alphas, W, gap, status.n_iter) if return_info else (alphas, W)
 
 
 def lasso_path(X, y, *, alphas=100, eps=1e-3, tol=1e-4, max_iter=1000, **kwargs):
@@ -154,12 +139,14 @@ def ridge_path(X, y, *, alphas):
     alphas: 1-D array of alphas ``> 0`` (may be traced); kept in the given order.
 
   Returns:
-    ``coefs`` of shape ``(n_alphas, n_features)``.
+    ``(alphas, coefs)`` like the other paths: ``alphas`` as given (not sorted: each
+    alpha is solved independently) in ``X``'s float dtype, ``coefs`` of shape
+    ``(n_alphas, n_features)``.
 
   Example:
     >>> X = jax.random.normal(jax.random.key(0), (50, 5))
     >>> y = X @ jnp.arange(5.0)
-    >>> coefs = jaxreg.paths.ridge_path(X, y, alphas=jnp.logspace(-4, 1, 20))
+    >>> alphas, coefs = jaxreg.paths.ridge_path(X, y, alphas=jnp.logspace(-4, 1, 20))
     >>> coefs.shape
     (20, 5)
 
@@ -171,4 +158,5 @@ def ridge_path(X, y, *, alphas):
   if isinstance(alphas, numbers.Number) or np.ndim(alphas) != 1 or np.shape(alphas)[0] < 1:
     raise ValueError(f"alphas must be a non-empty 1-D array of alphas > 0, got {alphas!r}.")
   _trees.check("alphas", alphas, low=0.0, low_open=True)
-  return _ridge_path_jit(X, y, jnp.asarray(alphas, X.dtype))
+  alphas = jnp.asarray(alphas, X.dtype)
+  return alphas, _ridge_path_jit(X, y, alphas)

@@ -10,7 +10,7 @@ from jax import lax
 from jaxreg import _trees
 from jaxreg._leaf import enet_shrink
 from jaxreg.paths._cd import _alpha_grid, _sorted_alphas
-from jaxreg.paths._checks import _check_alphas, _check_common, _check_xy, _warn_unconverged
+from jaxreg.paths._checks import PathInfo, _check_alphas, _check_common, _check_xy, _warn_unconverged
 
 
 @jax.jit(static_argnames=("n_alphas",))
@@ -87,11 +87,12 @@ def logistic_path(X, y, *, l1_ratio=1.0, alphas=100, eps=1e-3, tol=1e-6, max_ite
     eps: ``alpha_min / alpha_max`` of the automatic grid.
     tol: bound on the prox-gradient mapping's largest entry.
     max_iter: most FISTA iterations per alpha.
-    return_info: also return the final prox-gradient mapping norms and iteration counts.
+    return_info: return a :class:`PathInfo` that also holds the final prox-gradient
+      mapping norms (``gaps``) and iteration counts.
 
   Returns:
     ``(alphas, coefs)`` with ``coefs`` of shape ``(n_alphas, n_features)``
-    (with ``return_info``: ``(alphas, coefs, grad_map_norms, n_iter)``).
+    (with ``return_info``: a :class:`PathInfo`, which unpacks the same way).
 
   Example:
     >>> from sklearn.datasets import load_breast_cancer
@@ -119,4 +120,4 @@ def logistic_path(X, y, *, l1_ratio=1.0, alphas=100, eps=1e-3, tol=1e-6, max_ite
         f"logistic_path: the solver produced non-finite coefficients in {np.asarray(W).dtype} (max |X| = "
         f"{float(jnp.max(jnp.abs(X))):.3g}): rescale X (e.g. standardize it).")
   _warn_unconverged(it, max_iter, "logistic_path")
-  return (alphas, W, gmap, it) if return_info else (alphas, W)
+  return PathInfo(alphas, W, gmap, it) if return_info else (alphas, W)
