@@ -35,6 +35,8 @@ TOL = 1e-4
 F32_GAP = 0.25 * TOL + 1e-6
 SHAPES = {"wide": (10, 40), "square": (24, 24), "tall": (96, 16)}
 N_PROBLEMS = 20
+# The first problems of each class run in the fast loop, the rest with `pytest -m slow` (run by .ci/run).
+SEEDS = [pytest.param(range(4), id="seeds0-3"), pytest.param(range(4, N_PROBLEMS), id="seeds4-19", marks=pytest.mark.slow)]
 
 
 def problem(n, p, seed):
@@ -112,10 +114,11 @@ def check_path(X, y, l1_ratio, alphas, coefs, gaps, n_iter, messages, max_iter):
 # more compiled program, ~3 s).
 @pytest.mark.parametrize("shape, anderson", [("wide", None), ("wide", 0), ("square", None), ("square", 0),
                                              ("tall", None)], ids=["wide", "wide-plain", "square", "square-plain", "tall"])
-def test_lasso_and_enet_paths_reach_tol_on_random_problems(shape, anderson):
+@pytest.mark.parametrize("seeds", SEEDS)
+def test_lasso_and_enet_paths_reach_tol_on_random_problems(shape, anderson, seeds):
   n, p = SHAPES[shape]
   max_iter = 5000
-  for seed in range(N_PROBLEMS):
+  for seed in seeds:
     X, y = problem(n, p, seed)
     for fn, l1_ratio in ((paths.lasso_path, 1.0), (paths.enet_path, 0.5)):
       kwargs = {} if fn is paths.lasso_path else {"l1_ratio": l1_ratio}
@@ -147,9 +150,10 @@ def test_issue_9_wide_gaussian_10x40_no_runaway():
 
 
 @pytest.mark.parametrize("shape", list(SHAPES), ids=list(SHAPES))
-def test_enet_cv_selects_sklearns_alpha_with_finite_errors(shape):
+@pytest.mark.parametrize("seeds", SEEDS)
+def test_enet_cv_selects_sklearns_alpha_with_finite_errors(shape, seeds):
   n, p = SHAPES[shape]
-  for seed in range(N_PROBLEMS):
+  for seed in seeds:
     X, y = problem(n, p, seed)
     l1_ratio = 1.0 if seed % 4 < 2 else 0.5
     with warnings.catch_warnings():
