@@ -24,6 +24,13 @@ repeats):
   ``vmap(grad)``, Adam on the stacked parameters) and a plain PyTorch loop
   (a few models timed, extrapolated), when ``torch`` is installed.
 
+Every CPU core: the ``jaxreg.sweep`` row again, in two fresh processes (the
+number of CPU devices is fixed when JAX starts): one with JAX's default single
+CPU device, one after ``jaxreg.use_cpu_devices(2)`` (the sweep shards its
+configurations over both), same workload and same timing (fresh and compiled,
+medians of ``--repeats`` runs, the two processes alternating); the results must
+agree. ``--no-devices`` skips it.
+
 Peak memory: peak RSS (``VmHWM``) of a fresh process running a 1024-config
 sweep with ``chunk_size=64`` vs. one running the 64-config sweep (and, for
 contrast, the 1024 configs in one call), and XLA's own count of one call's
@@ -34,7 +41,7 @@ PyTorch runs with ``torch.set_num_threads(1)`` by default (``--torch-threads``):
 on a busy 2-core machine its default two OpenMP threads spin against each other
 and made ``torch.func`` 24× slower; one thread is torch's best case here.
 
-Run: ``python -m experiments.bench_sweep`` (about 2 minutes on a 2-core CPU).
+Run: ``python -m experiments.bench_sweep`` (about 4 minutes on an idle 2-core CPU).
 Writes the record ``bench_sweep.json`` (machine, versions, every row's medians
 and ratios, the memory rows, the targets) into ``--out``; ``python -m
 experiments.report`` renders it into the README. ``--quick``: a smoke run for
@@ -46,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
 import resource
 import subprocess
@@ -245,6 +253,42 @@ def memory_child(n_configs: int, chunk_size: int, steps: int):
   print(_own_peak_mb())
 
 
+def devices_run(n_devices: int, n_configs: int, steps: int) -> dict:
+  """One fresh process with ``n_devices`` host CPU devices times the ``jaxreg.sweep`` row once (fresh, compiled)."""
+  code = ("import sys, jaxreg; jaxreg.use_cpu_devices(int(sys.argv[1])); from experiments import bench_sweep; "
+          "bench_sweep.devices_child(*map(int, sys.argv[2:]))")
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_NUM_CPU_DEVICES")}
+  env["JAX_PLATFORMS"] = "cpu"
+  out = subprocess.run([sys.executable, "-c", code, str(n_devices), str(n_configs), str(steps)], capture_output=True,
+                       text=True, check=True, cwd=root, env=env).stdout
+  return json.loads(out.strip().splitlines()[-1])
+
+
+def devices_child(n_configs: int, steps: int):
+  """In a process whose device count is set: the sweep row's fresh and compiled times, its losses, the devices."""
+  jax.jit(lambda v: v + 1)(1.0).block_until_ready()   # backend start-up, outside the timing (as in main)
+  fresh, compiled, out = timed(setup_sweep, np.logspace(-5, -1, n_configs), steps)
+  print(json.dumps({"devices": len(jax.devices()), "fresh_s": fresh, "compiled_s": compiled,
+                    "losses": np.asarray(out, np.float64).tolist()}))
+
+
+def devices_rows(n_devices: int, n_configs: int, steps: int, repeats: int) -> list[dict]:
+  """The sweep row on 1 and on ``n_devices`` CPU devices (fresh processes, alternating), medians of ``repeats``."""
+  runs: dict[int, list[dict]] = {1: [], n_devices: []}
+  for r in range(repeats):
+    for n in ((1, n_devices) if r % 2 == 0 else (n_devices, 1)):
+      runs[n].append(devices_run(n, n_configs, steps))
+  for n, rs in runs.items():
+    assert all(x["devices"] == n for x in rs), (n, rs)
+  np.testing.assert_allclose(runs[n_devices][0]["losses"], runs[1][0]["losses"], rtol=2e-3, atol=1e-4,
+                             err_msg="the sweep on several CPU devices computes what it computes on one")
+  med = {n: {k: _common.median([x[k] for x in rs]) for k in ("fresh_s", "compiled_s")} for n, rs in runs.items()}
+  return [{"cpu_devices": n, "fresh_s": med[n]["fresh_s"], "fresh_speedup": med[1]["fresh_s"] / med[n]["fresh_s"],
+           "compiled_s": med[n]["compiled_s"], "compiled_speedup": med[1]["compiled_s"] / med[n]["compiled_s"],
+           "repeats": len(runs[n])} for n in runs]
+
+
 def xla_temp_mb(n_configs: int, steps: int) -> float:
   """XLA's temporary buffers for one compiled call over ``n_configs`` lanes (its working set)."""
   f = jax.jit(jax.vmap(make_train(steps), in_axes=(0, None)))
@@ -264,6 +308,8 @@ def options(parser):
   parser.add_argument("--no-memory", action="store_true")
   parser.add_argument("--memory-steps", type=int, default=200, help="steps per run in the memory rows")
   parser.add_argument("--memory-child", nargs=2, type=int, metavar=("N", "CHUNK"), help=argparse.SUPPRESS)
+  parser.add_argument("--no-devices", action="store_true", help="skip the 1 vs 2 CPU devices rows")
+  parser.add_argument("--cpu-devices", type=int, default=2, help="host CPU devices of the devices row (default 2)")
 
 
 SWEEP, HAND = "jaxreg.sweep", "hand-written jit(vmap(train))"
@@ -341,6 +387,13 @@ def main(argv=None):
     targets.append({"target": "torch.func ÷ sweep (fresh, compile included) ≥ 4", "value": tf / base,
                     "met": tf / base >= 4})
 
+  if not args.no_devices:
+    devices = devices_rows(args.cpu_devices, n, args.steps, args.repeats)
+    tables["devices"] = _common.table(
+        f"jaxreg.sweep on 1 vs {args.cpu_devices} host CPU devices (jaxreg.use_cpu_devices), fresh process each, "
+        f"{n} alphas, {args.steps} steps: wall time (s) fresh and compiled, and speedup over 1 device", devices)
+    print("\n" + devices_table(devices))
+
   if not args.no_memory:
     steps, big = args.memory_steps, 16 * n
     rss = {"small": peak_rss_mb(n, None, steps), "chunked": peak_rss_mb(big, n, steps),
@@ -362,7 +415,8 @@ def main(argv=None):
       rec, settings={"steps": args.steps, "configs": n, "repeats": args.repeats, "sampled": k, "hidden": HIDDEN,
                      "batch": BATCH, "lr": LR, "n_train": N_TRAIN, "torch": torch is not None,
                      "torch_threads": torch.get_num_threads() if torch is not None else None,
-                     "memory_steps": None if args.no_memory else args.memory_steps},
+                     "memory_steps": None if args.no_memory else args.memory_steps,
+                     "cpu_devices": None if args.no_devices else args.cpu_devices},
       tables=tables, targets=targets,
       versions={"jaxreg": jaxreg.__version__, "torch": torch.__version__ if torch is not None else None},
       raw_times_s={"fresh": fresh, "compiled": steady})
@@ -376,6 +430,16 @@ def timing_table(rows) -> str:
     compiled = "=" if r["compiled_s"] is None else f"{r['compiled_s']:.2f}"
     lines.append(f"| {name} | {r['fresh_s']:.2f} | {r['fresh_over_sweep']:.2f}× | {compiled} | "
                  f"{r['compiled_over_sweep']:.2f}× |")
+  return "\n".join(lines)
+
+
+def devices_table(rows) -> str:
+  lines = ["| `jaxreg.sweep`, fresh process | fresh (s) | speedup | compiled (s) | speedup |", "|---|---|---|---|---|"]
+  for r in rows:
+    how = "1 CPU device (JAX's default)" if r["cpu_devices"] == 1 else \
+        f"{r['cpu_devices']} CPU devices (`jaxreg.use_cpu_devices({r['cpu_devices']})`)"
+    lines.append(f"| {how} | {r['fresh_s']:.2f} | {r['fresh_speedup']:.2f}× | {r['compiled_s']:.2f} | "
+                 f"{r['compiled_speedup']:.2f}× |")
   return "\n".join(lines)
 
 
@@ -399,6 +463,8 @@ def readme(record: dict) -> str:
           f"`_common.train`; {torch}. \"fresh\" includes compilation (JAX's and jaxreg.sweep's caches cleared); "
           "\"compiled\" reruns the same functions; rows marked ×N time a few configurations and scale linearly.")
   parts = [_common.wrap(lead), "", timing_table(record["tables"]["timing"]["rows"])]
+  if "devices" in record["tables"]:
+    parts += ["", devices_table(record["tables"]["devices"]["rows"])]
   if "memory" in record["tables"]:
     parts += ["", memory_table(record["tables"]["memory"]["rows"])]
   parts += ["", _common.bench_caption(record)]
@@ -410,6 +476,15 @@ def readme(record: dict) -> str:
     tf = timing[TORCH_FUNC]
     notes += (f" `torch.func` costs {tf['fresh_over_sweep']:.2f}× the sweep including the sweep's compilation and "
               f"{tf['compiled_over_sweep']:.2f}× once it is compiled.")
+  if "devices" in record["tables"]:
+    d = record["tables"]["devices"]["rows"][-1]
+    load = max((record.get("load_average_1min") or {}).values(), default=0) or 0
+    notes += (f" Sharded over {d['cpu_devices']} host CPU devices (`jaxreg.use_cpu_devices`), the same sweep runs "
+              f"{d['compiled_speedup']:.2f}× (compiled) and {d['fresh_speedup']:.2f}× (fresh) as fast as on JAX's "
+              "single default CPU device, for the same losses")
+    cores = record.get("cpu_count") or 0
+    notes += (f"; the load average reached {load:g} on {cores} cores during this run, so the devices competed with "
+              "other processes for the cores (the speedup needs idle cores)." if cores and load >= cores else ".")
   if "memory" in record["tables"]:
     m = record["tables"]["memory"]["rows"]
     notes += (f" Chunking keeps memory flat: {m[1]['sweep'].split(' configs')[0]} configurations at "

@@ -27,7 +27,19 @@ from jaxreg._dropout import (
 )
 from jaxreg._penalties import elastic_net_penalty, group_lasso_penalty, l1_penalty, l2_penalty
 from jaxreg._prox import project_max_norm, prox_elastic_net, prox_group_lasso, prox_l1, prox_l2
-from jaxreg._sweep import SweepResult, sweep
+from jaxreg._sweep import (
+    Configs,
+    SweepResult,
+    choice,
+    configs,
+    loguniform,
+    sample,
+    sweep,
+    uniform,
+    use_cpu_devices,
+)
+from jaxreg._sweep._halving import HalvingResult, HyperbandResult, hyperband, successive_halving
+from jaxreg._sweep._pbt import PBTResult, pbt
 from jaxreg._transforms import (
     add_elastic_net,
     add_l1,
@@ -48,6 +60,8 @@ __all__ = [
     "prox_elastic_net", "prox_group_lasso", "prox_l1", "prox_l2",
     "proximal_elastic_net", "proximal_group_lasso", "proximal_l1",
     "SweepResult", "sweep",
+    "HalvingResult", "HyperbandResult", "PBTResult", "hyperband", "pbt", "successive_halving",
+    "Configs", "choice", "configs", "loguniform", "sample", "uniform", "use_cpu_devices",
     "alpha_dropout", "concrete_dropout", "concrete_dropout_regularizer", "drop_connect", "dropout",
     "dropout_mask", "gaussian_dropout", "mc_predict",
     "paths",

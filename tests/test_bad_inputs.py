@@ -61,6 +61,14 @@ def _sweep_result():
                       progress=False)
 
 
+def _staged(driver, configs_arg="configs", **defaults):
+  """A search driver on a tiny staged problem: the state is a number that grows by ``a`` per step."""
+  def call(**kw):
+    kw = {configs_arg: {"a": np.array([0.1, 0.2, 0.3])}, "key": KEY, "metric": "loss", **defaults, **kw}
+    return driver(lambda h, k: jnp.zeros(()), lambda st, h, k, n: st + h["a"] * n, lambda st, h: {"loss": st}, **kw)
+  return call
+
+
 def _layer(cls, **defaults):
   def call(**kw):
     kw = {**defaults, **kw}
@@ -133,6 +141,26 @@ TABLE: dict[str, Entry] = {
                          progress=False), {"seeds": "seeds", "chunk_size": "int1_none"}),
     "SweepResult": Entry(lambda **kw: _sweep_result().best(**{"metric": "loss", **kw}),
                          {"mode": "mode", "reduce_seeds": "reduce"}),
+    "use_cpu_devices": Entry(lambda **kw: jaxreg.use_cpu_devices(**{"n": len(jax.devices("cpu")), **kw}),
+                             {"n": "int1_none"}),
+    "configs": Entry(lambda **kw: jaxreg.configs(**{"values": {"a": [1.0, 2.0]}, **kw}), {"values": "configs"}),
+    "Configs": Entry(lambda **kw: jaxreg.Configs(**{"values": {"a": [1.0, 2.0]}, **kw}), {"values": "configs"}),
+    "sample": Entry(lambda **kw: jaxreg.sample(**{"space": {"a": jaxreg.uniform(0.0, 1.0)}, "n": 4, **kw}),
+                    {"space": "space", "n": "int1", "seed": "int0", "method": "method"}),
+    "uniform": Entry(_with(jaxreg.uniform, low=0.0, high=1.0), {"low": "real", "high": "real"}),
+    "loguniform": Entry(_with(jaxreg.loguniform, low=1e-3, high=1.0), {"low": "pos", "high": "real"}),
+    "choice": Entry(_with(jaxreg.choice, values=[1, 2]), {"values": "choices"}),
+    "successive_halving": Entry(_staged(jaxreg.successive_halving, min_steps=1, max_steps=3),
+                                {"configs": "staged_configs", "seeds": "seeds", "eta": "eta", "max_steps": "int1",
+                                 "metric": "metric", "mode": "mode"}),
+    "hyperband": Entry(_staged(jaxreg.hyperband, min_steps=1, max_steps=3, configs={"a": np.linspace(0.1, 1, 5)}),
+                       {"configs": "staged_configs", "eta": "eta", "min_steps": "int1", "metric": "metric", "mode": "mode"}),
+    "pbt": Entry(_staged(jaxreg.pbt, "population", steps=4, interval=2),
+                 {"population": "staged_configs", "steps": "int1", "interval": "int1", "quantile": "quantile",
+                  "perturb": "perturb", "resample_probability": "prob", "metric": "metric", "mode": "mode"}),
+    "HalvingResult": Entry(lambda: jaxreg.HalvingResult, {}),     # result classes: returned, never built by users
+    "HyperbandResult": Entry(lambda: jaxreg.HyperbandResult, {}),
+    "PBTResult": Entry(lambda: jaxreg.PBTResult, {}),
     # conventions: scalars or arrays (lists become arrays)
     "conventions.from_keras_l2": Entry(_with(conventions.from_keras_l2, l2=0.1), {"l2": "nonneg"}),
     "conventions.from_keras_l1": Entry(_with(conventions.from_keras_l1, l1=0.1), {"l1": "nonneg"}),
@@ -162,13 +190,18 @@ TABLE: dict[str, Entry] = {
                                                            "dropout_regularizer": "nonneg+shape", "mask": "mask"}),
     # regularization paths
     "paths.enet_path": Entry(_with(paths.enet_path, XP, YP, alphas=3, max_iter=10),
-                             {**PATH_COMMON, "l1_ratio": "unit+shape"}),
-    "paths.lasso_path": Entry(_with(paths.lasso_path, XP, YP, alphas=3, max_iter=10), PATH_COMMON),
+                             {**PATH_COMMON, "l1_ratio": "unit+shape", "sample_weight": "sample_weight"}),
+    "paths.lasso_path": Entry(_with(paths.lasso_path, XP, YP, alphas=3, max_iter=10),
+                              {**PATH_COMMON, "sample_weight": "sample_weight"}),
     "paths.ridge_path": Entry(_with(paths.ridge_path, XP, YP, alphas=np.array([0.1, 1.0])), {"alphas": "pos"}),
     "paths.enet_cv": Entry(_with(paths.enet_cv, XP, YP, alphas=3, folds=3, max_iter=10),
-                           {**PATH_COMMON, "l1_ratio": "unit+shape", "folds": "folds"}),
+                           {**PATH_COMMON, "l1_ratio": "unit_list", "folds": "folds", "sample_weight": "sample_weight"}),
     "paths.logistic_path": Entry(_with(paths.logistic_path, XP, YB, alphas=3, max_iter=10),
-                                 {**PATH_COMMON, "l1_ratio": "unit+shape"}),
+                                 {**PATH_COMMON, "l1_ratio": "unit+shape", "sample_weight": "sample_weight"}),
+    "paths.multitask_enet_path": Entry(_with(paths.multitask_enet_path, XP, np.c_[YP, YP], alphas=3, max_iter=10),
+                                       {**PATH_COMMON, "l1_ratio": "unit+shape", "sample_weight": "sample_weight"}),
+    "paths.multitask_lasso_path": Entry(_with(paths.multitask_lasso_path, XP, np.c_[YP, YP], alphas=3, max_iter=10),
+                                        {**PATH_COMMON, "sample_weight": "sample_weight"}),
     "paths.ConvergenceWarning": Entry(lambda: paths.ConvergenceWarning("x"), {}),      # a warning class
     "paths.EnetCVResult": Entry(lambda: paths.EnetCVResult._fields, {}),              # a result NamedTuple
     "paths.PathInfo": Entry(lambda: paths.PathInfo, {}),                              # a result dataclass
@@ -223,6 +256,26 @@ BAD: dict[str, list] = {
     "reduce": ["a", True, 1.0],
     "seeds": [0, -1, 1.5, None, "a", True, math.nan, math.inf, [1, 1], [-1]],
     "alphas": [0, -1, math.nan, math.inf, None, "a", True, np.array([0.1, -1.0]), np.array([0.1, math.nan])],
+    # enet_cv: a scalar or a list of l1_ratio (a (3,) array is a valid list there)
+    "unit_list": [math.nan, math.inf, "a", True, -0.1, _NEG, 1.5, _ABOVE_ONE, [0.5, 1.5], [-0.1, 0.5],
+                  [0.5, math.nan], [], [[0.5]], ["a"], [True]],
+    # scikit-learn's _check_sample_weight cases (length, NaN, all zero) and negative weights; n_samples = 12
+    "sample_weight": [0.0, -1.0, math.nan, math.inf, "a", True, np.ones(5), np.ones((12, 1)), -np.ones(12),
+                      np.zeros(12), np.r_[math.nan, np.ones(11)], np.r_[math.inf, np.ones(11)],
+                      np.r_[-0.5, np.ones(11)], np.full(12, "a")],
+    "int0": [1.5, None, "a", True, -1],
+    "eta": [1.5, 1, 0, -3, math.nan, math.inf, None, "a", True],
+    "metric": ["nope", None, 1],
+    "quantile": [0, 0.0, 0.6, 1, -0.1, math.nan, None, "a", True],
+    "prob": [-0.1, 1.5, math.nan, None, "a", True],
+    "perturb": [(0.8,), (0.8, -1.25), (0.0, 1.25), (0.8, math.nan), None, "a", 1.0],
+    "method": ["lhs", None, 1, True],
+    "configs": [{}, None, "a", [1.0], {"a": [[1.0]]}, {"a": []}, {"a": ["x"]}, {"a": [1.0], "b": [1.0, 2.0]},
+                {"seed": [1.0]}, {"config": [1.0]}],
+    "staged_configs": [{}, None, "a", [1.0], {"a": [[1.0]]}, {"a": []}, {"a": ["x"]}, {"a": [1.0], "b": [1.0, 2.0]},
+                       {"seed": [1.0]}],
+    "space": [{}, None, "a", {"a": [0.1, 0.2]}, {"seed": jaxreg.uniform(0.0, 1.0)}],
+    "choices": [[], [[1, 2]], ["a", "b"], None, "a", 1.0],
 }
 _SHAPE_BAD = jnp.full(3, 0.5)   # neither a scalar nor broadcastable to P's leaves or X
 

@@ -82,7 +82,7 @@ def test_import_jaxreg_does_not_import_flax_and_every_core_dependency_is_used():
           "assert 'flax' in sys.modules")
   subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
   sources = "\n".join(p.read_text() for p in (ROOT / "jaxreg").rglob("*.py"))
-  for dep in ("jax", "optax", "chex", "flax", "numpy", "tqdm"):
+  for dep in ("jax", "optax", "chex", "flax", "numpy", "scipy", "tqdm"):
     assert re.search(rf"^\s*(import|from) {dep}\b", sources, re.M), f"core dependency {dep} is not imported by jaxreg/"
 
 

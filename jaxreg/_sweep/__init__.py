@@ -1,11 +1,13 @@
-"""Sweeps: one compiled, vmapped program over a grid of hyperparameters × seeds (see :func:`sweep`).
+"""Sweeps: one compiled, vmapped program over a grid (or a list) of hyperparameters × seeds (see :func:`sweep`).
 
 The conventions are documented once, in the Notes of ``sweep``'s docstring.
 The modules, in the order a sweep uses them: ``_validation`` (arguments, traced
 dtypes, metric names), ``_layout`` (chunks and shards, pure numpy),
 ``_program`` (tracing, the compiled program and its cache), ``_fingerprints``
 (digests by content), ``_checkpoints``, ``_hosts`` (processes and host
-memory), ``_progress`` and ``_result`` (:class:`SweepResult`).
+memory), ``_progress`` and ``_result`` (:class:`SweepResult`). ``_spaces``
+holds search spaces that are not grids (:class:`Configs`, :func:`sample`) and
+``_devices`` :func:`use_cpu_devices`.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ import jax
 import numpy as np
 
 from jaxreg._sweep._checkpoints import _Checkpoints
+from jaxreg._sweep._devices import use_cpu_devices
 from jaxreg._sweep._fingerprints import _digest_of, _jax_versions
 from jaxreg._sweep._hosts import _all_processes, _release_freed_host_memory, _to_host
 from jaxreg._sweep._layout import _flat_grid, _Layout, _plan, _to_axes
 from jaxreg._sweep._program import _Program, _Trace, _trace_all
 from jaxreg._sweep._progress import _Progress
 from jaxreg._sweep._result import SweepResult
+from jaxreg._sweep._spaces import Configs, choice, configs, loguniform, sample, uniform
 from jaxreg._sweep._validation import (
   _SEED,
   _check_axes,
@@ -38,7 +42,8 @@ from jaxreg._sweep._validation import (
   _metric_names,
 )
 
-__all__ = ["SweepResult", "sweep"]
+__all__ = ["Configs", "SweepResult", "choice", "configs", "loguniform", "sample", "sweep", "uniform",
+           "use_cpu_devices"]
 
 
 def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any], *, key, seeds=1,
@@ -68,8 +73,10 @@ def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any
       for static axes. ``key`` is a PRNG key of the same kind as ``key``.
       Output leaves are named by their pytree path; no name may equal an axis.
     grid: ``{name: 1-D numbers}``; the Cartesian product in insertion order.
-      Values are traced in JAX's default dtypes (float32/int32 unless x64);
-      values that do not fit them are refused.
+      Or a :class:`Configs` (:func:`configs`, :func:`sample`): exactly those
+      configurations, along one flat ``config`` axis. Values are traced in
+      JAX's default dtypes (float32/int32 unless x64); values that do not fit
+      them are refused.
     key: a PRNG key (``jax.random.key(0)`` or ``jax.random.PRNGKey(0)``).
     seeds: number of seeds (values ``0..seeds-1``) or a 1-D sequence of
       distinct int seed values; forms the final ``seed`` axis.
@@ -91,7 +98,9 @@ def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any
 
   Returns:
     A :class:`SweepResult` whose ``values`` leaves (numpy arrays) have shape
-    ``(*static_lengths, *grid_lengths, len(seeds), *leaf_shape)``.
+    ``(*static_lengths, *grid_lengths, len(seeds), *leaf_shape)``; for a
+    :class:`Configs`, ``(*static_lengths, n_configs, len(seeds), *leaf_shape)``
+    with the hyperparameters in ``result.configs``.
 
   Raises:
     ValueError: for a malformed grid (or values that do not fit the traced
@@ -110,6 +119,18 @@ def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any
       values that do not survive that cast (integers outside int32, floats that
       overflow or flush to zero in float32, distinct floats that become equal) are
       refused with a ``ValueError`` instead of being wrapped or merged.
+    * **Lists of configurations (random and quasi-random search).** ``grid`` may be a
+      :class:`Configs`, ``{name: equal-length 1-D numbers}`` made by :func:`configs` or
+      drawn by :func:`sample` (:func:`uniform`, :func:`loguniform`, :func:`choice`;
+      random, Sobol' or Halton points). Configuration ``i`` is
+      ``{name: values[i]}``, and the result has one flat axis ``config`` (labels
+      ``0..n-1``) before ``seed``, with the hyperparameters of each configuration in
+      ``result.configs``: :meth:`~SweepResult.best` reports them,
+      :meth:`~SweepResult.select` takes ``config=`` or a hyperparameter's value,
+      and records, CSV and xarray carry one column (coordinate) per
+      hyperparameter. It is the same single program: chunks, devices, static
+      axes and checkpoints (whose fingerprint covers every configuration's
+      values) work as for a grid.
     * **Keys: common random numbers.** Seed ``s`` uses the key
       ``jax.random.fold_in(key, s)`` for **every** grid point. Configurations are
       compared on identical initializations, minibatch orders and dropout masks, so
@@ -159,6 +180,16 @@ def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any
       host, so the same call runs across hosts: every process calls ``sweep`` with
       the same arguments (as with any multi-process JAX program), each runs its
       devices' lanes, and every process gets the full result.
+    * **Every CPU core.** On CPU, JAX makes one device by default, and one device
+      runs one program at a time, so a sweep of small models leaves cores idle.
+      Call :func:`use_cpu_devices` (``jaxreg.use_cpu_devices()``: one device per
+      core, ``os.cpu_count()``) first thing in the program, before any JAX
+      computation; the sweep then shards over all of them, for the same results
+      up to floating-point reassociation. Too late, it raises ``RuntimeError``
+      instead of silently keeping one device; the environment variable
+      ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` does the same from
+      outside. ``python -m experiments.bench_sweep`` times the same sweep on 1
+      and 2 devices (the README's performance table).
     * **Lanes are independent.** A configuration that diverges to NaN/inf changes
       only its own entries (``fn`` is vmapped; padding repeats real configurations).
     * **Result names.** Metrics are named by their pytree path (see
@@ -235,7 +266,7 @@ def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any
     §11.2 (common random numbers as a variance-reduction technique).
     optax issues #577 and #353 (Python-float hyperparameters recompile).
   """
-  axes_static, raw_static, axes_grid, hp_axes = _check_axes(grid, static)
+  axes_static, raw_static, axes_grid, hp_axes, config_values = _check_axes(grid, static)
   seed_values = _check_seeds(seeds)
   key_data, key_impl = _key_parts(key)
   devices = _check_devices(devices)
@@ -243,18 +274,20 @@ def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any
   static_shape = tuple(len(v) for v in axes_static.values())
   grid_shape = tuple(len(v) for v in axes_grid.values())
   layout = _plan(math.prod(grid_shape), len(seed_values), chunk_size, len(devices))
-  flat_hp = _flat_grid(hp_axes)
+  flat_hp = hp_axes if config_values else _flat_grid(hp_axes)   # a list of configurations is flat already
 
   # Trace fn once per static combination and check its output names, before anything runs.
   static_points = [dict(zip(axes_static, point)) for point in itertools.product(*raw_static.values())]
   traces = _trace_all(fn, static_points, flat_hp, key_data, key_impl)
   names, leaf_shapes = _metric_names(traces[0].out_shape), [shape for shape, _ in traces[0].leaf_info]
-  _check_names([*axes_static, *axes_grid, _SEED], dict(zip(names, leaf_shapes)), names, "jaxreg.sweep")
+  _check_names([*axes_static, *axes_grid, *config_values, _SEED], dict(zip(names, leaf_shapes)), names,
+               "jaxreg.sweep")
 
   ckpt = None
   if checkpoint_dir is not None:   # what a chunk on disk must have been computed from to be reused
     ckpt = _Checkpoints(checkpoint_dir, {
-        "grid": _digest_of([(n, v) for n, v in axes_grid.items()]),
+        "grid": _digest_of([(n, v) for n, v in axes_grid.items()]) if not config_values else
+                _digest_of("configs", [(n, v) for n, v in config_values.items()]),
         "static": _digest_of([(n, v) for n, v in raw_static.items()]),
         "seeds": _digest_of(seed_values),
         "chunks": _digest_of((layout.s_block, layout.g_block)),
@@ -267,7 +300,7 @@ def sweep(fn: Callable[[dict[str, Any], jax.Array], Any], grid: Mapping[str, Any
   buffers = _run_chunks(traces, layout, program, ckpt, progress)
   values = [_to_axes(buf, static_shape, grid_shape) for buf in buffers]
   axes = {**axes_static, **axes_grid, _SEED: seed_values}
-  return SweepResult(axes, jax.tree_util.tree_unflatten(traces[0].treedef, values))
+  return SweepResult(axes, jax.tree_util.tree_unflatten(traces[0].treedef, values), configs=config_values or None)
 
 
 def _run_chunks(traces: list[_Trace], layout: _Layout, program: _Program, ckpt: _Checkpoints | None,

@@ -8,6 +8,7 @@ import jax
 import numpy as np
 
 from jaxreg import _trees
+from jaxreg._sweep._spaces import _CONFIG, Configs
 
 _SEED = "seed"   # the name of the final axis
 
@@ -59,7 +60,14 @@ def _traced_values(name: str, arr: np.ndarray) -> np.ndarray:
 
 
 def _check_axes(grid, static):
-  """``(static labels, static values as given, grid labels, grid values in their traced dtypes)``, name -> values."""
+  """``(static labels, static values as given, grid labels, grid values in their traced dtypes, configs)``.
+
+  Each is a dict name -> values. For a :class:`~jaxreg._sweep._spaces.Configs` the grid labels are
+  ``{"config": 0..n-1}``, the traced values are its columns (already flat) and ``configs`` holds its
+  columns as given (the per-configuration hyperparameters of the result); ``configs`` is empty for a grid.
+  """
+  if isinstance(grid, Configs):
+    return _check_configs(grid, static)
   if not isinstance(grid, Mapping):
     raise ValueError(f"jaxreg.sweep: grid must be a dict name -> 1-D values, got {type(grid).__name__}.")
   static = {} if static is None else static
@@ -85,7 +93,19 @@ def _check_axes(grid, static):
       values = list(values)
     axes_static[name] = _labels(name, values, "static")
     raw_static[name] = values   # fn gets the user's Python objects, not numpy scalars
-  return axes_static, raw_static, axes_grid, hp
+  return axes_static, raw_static, axes_grid, hp, {}
+
+
+def _check_configs(configs: Configs, static):
+  """:func:`_check_axes` for a list of configurations: one flat ``config`` axis, no Cartesian product."""
+  static = {} if static is None else static
+  clash = [name for name in static if name in configs or name == _CONFIG]
+  if isinstance(static, Mapping) and clash:
+    raise ValueError(f"jaxreg.sweep: static axis name {clash[0]!r} is not allowed with a Configs grid: it is a "
+                     f"hyperparameter of the configurations or {_CONFIG!r}, the configurations' axis.")
+  axes_static, raw_static, _, _, _ = _check_axes({}, static)
+  hp = {name: _traced_values(name, values) for name, values in configs.items()}
+  return axes_static, raw_static, {_CONFIG: np.arange(configs.n_configs)}, hp, dict(configs)
 
 
 def _check_seeds(seeds) -> np.ndarray:
