@@ -335,4 +335,5 @@ def figure(maps, pair, ulp, cfg):
 
 
 if __name__ == "__main__":
+  jaxreg.use_cpu_devices()   # every core a JAX device, before JAX starts: the sweep shards over them
   main()

@@ -22,6 +22,7 @@ import sys
 import time
 import traceback
 
+import jaxreg
 from experiments._registry import BENCHMARKS, EXPERIMENTS, load
 
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
@@ -132,4 +133,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+  jaxreg.use_cpu_devices()   # every core a JAX device, before JAX starts: the sweeps shard over them
   sys.exit(main())

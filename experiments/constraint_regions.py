@@ -217,4 +217,5 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
+  jaxreg.use_cpu_devices()   # every core a JAX device, before JAX starts: the sweep shards over them
   main()

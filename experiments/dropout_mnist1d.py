@@ -267,4 +267,5 @@ def figure(rates, tr_acc, te_acc, gap, ks, mc, ws, i_mc, best, k_star, noise, hi
 
 
 if __name__ == "__main__":
+  jaxreg.use_cpu_devices()   # every core a JAX device, before JAX starts: the sweep shards over them
   main()

@@ -303,4 +303,5 @@ def figure(summary, order, cfg):
 
 
 if __name__ == "__main__":
+  jaxreg.use_cpu_devices()   # every core a JAX device, before JAX starts: the sweep shards over them
   main()
