@@ -19,7 +19,8 @@ import importlib
 import types
 
 EXPERIMENTS: tuple[str, ...] = ("alpha_sweep", "sparsity", "constraint_regions", "dropout_mnist1d",
-                                "regularizer_table", "adamw_vs_l2", "lasso_path")
+                                "regularizer_table", "adamw_vs_l2", "lasso_path", "search", "double_descent",
+                                "mc_uncertainty", "concrete_rate")
 """The experiments, in the order the index and the README list them."""
 
 BENCHMARKS: tuple[str, ...] = ("bench_overhead", "bench_dropout", "bench_sweep", "bench_paths")

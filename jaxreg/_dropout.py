@@ -367,8 +367,8 @@ def concrete_dropout_regularizer(rate_logit: Scalar, weights: Params, *, input_d
   dropout_regularizer``). The paper's choices are
   ``weight_regularizer = l²/N`` (prior length-scale ``l``, ``N`` training points)
   and ``dropout_regularizer = 2/N`` (``2/(τN)`` with model precision ``τ``);
-  the defaults are their code's. The weight term pushes the rate up, the
-  entropy term pulls it toward ½.
+  the defaults are their code's. The weight term grows with the rate
+  (``1/(1 − rate)``) and so pushes it down; the entropy term pulls it toward ½.
 
   Args:
     rate_logit: ``logit(rate)``; a finite float or jax scalar (may be traced and differentiated).

@@ -31,7 +31,7 @@ def _mean(rows, col, **where):
 
 
 def test_registry_lists_every_experiment_module_once():
-  assert len(set(_registry.EXPERIMENTS)) == len(_registry.EXPERIMENTS) == 7
+  assert len(set(_registry.EXPERIMENTS)) == len(_registry.EXPERIMENTS) == 11
   assert run_all.EXPERIMENTS is _registry.EXPERIMENTS
   on_disk = {p.stem for p in _common.RESULTS.parent.glob("*.py")
              if not p.stem.startswith(("_", "bench_")) and p.stem not in ("all", "report")}
