@@ -59,6 +59,16 @@ class QuickRuns:
     return done
 
 
+@pytest.fixture(scope="module")
+def x64():
+  """float64 for a whole test module (``pytestmark = pytest.mark.usefixtures("x64")``), as scikit-learn computes."""
+  import jax
+  old = jax.config.jax_enable_x64
+  jax.config.update("jax_enable_x64", True)
+  yield
+  jax.config.update("jax_enable_x64", old)
+
+
 @pytest.fixture(scope="session")
 def quick_runs(tmp_path_factory) -> QuickRuns:
   return QuickRuns(tmp_path_factory.mktemp("quick_results"))

@@ -18,13 +18,7 @@ from sklearn.model_selection import KFold
 import jaxreg
 from jaxreg import paths
 
-
-@pytest.fixture(autouse=True, scope="module")
-def x64():
-  old = jax.config.jax_enable_x64
-  jax.config.update("jax_enable_x64", True)
-  yield
-  jax.config.update("jax_enable_x64", old)
+pytestmark = pytest.mark.usefixtures("x64")   # float64, as scikit-learn computes (tests/conftest.py)
 
 
 X_RAW, Y_RAW = load_diabetes(return_X_y=True)
