@@ -130,13 +130,28 @@ def test_nan_configurations_rank_last_and_a_whole_nan_rung_raises():
   assert kept[3] == 1   # then the first NaN one (ties: the earlier configuration)
   assert bad[r.best_index] == 0
 
-  # One NaN seed fails the configuration (its seed mean is NaN).
+  # One NaN seed (of two) fails the configuration: its seed mean is NaN, not the other seed's value.
+  # The state carries u = uniform(seed key); configuration 0 is NaN only for the seed with the smaller u.
+  u = [float(jax.random.uniform(jax.random.fold_in(w.KEY, seed))) for seed in (0, 1)]
+  assert u[0] != u[1]
+  init_u = lambda h, k: {**w.init(h, k), "u": jax.random.uniform(k)}
+  train_u = lambda s, h, k, n: {**w.train({"w": s["w"], "opt": s["opt"]}, h, k, n), "u": s["u"]}
+
   def one_bad_seed(s, h):
     m = w.evaluate(s, h)
-    return {**m, "loss": jnp.where((h["alpha"] == 0.0) & (s["w"][0] == s["w"][0]), m["loss"] + jnp.nan, m["loss"])}
-  r = jaxreg.successive_halving(w.init, w.train, one_bad_seed, w.CONFIGS, key=w.KEY, seeds=2, eta=3, min_steps=3,
+    return {**m, "loss": jnp.where((h["alpha"] == 0.0) & (s["u"] < max(u)), m["loss"] + jnp.nan, m["loss"])}
+  r = jaxreg.successive_halving(init_u, train_u, one_bad_seed, w.CONFIGS, key=w.KEY, seeds=2, eta=3, min_steps=3,
                                 max_steps=27, metric="loss")
   assert 0 not in r.rungs[1].index and np.isnan(r.rungs[0].score[0])
+  assert np.isnan(r.rungs[0].metrics["loss"][0]).sum() == 1   # exactly one seed failed
+
+  # NaN everywhere only at the last rung (27 steps): nothing to select there either.
+  init_t = lambda h, k: {**w.init(h, k), "t": jnp.int32(0)}   # the state counts its steps
+  train_t = lambda s, h, k, n: {**w.train({"w": s["w"], "opt": s["opt"]}, h, k, n), "t": s["t"] + n}
+  late_nan = lambda s, h: {**w.evaluate(s, h), "loss": jnp.where(s["t"] >= 27, jnp.nan, 1.0)}
+  with pytest.raises(ValueError, match=r"every configuration's metric 'loss'.*NaN.*rung 2"):
+    jaxreg.successive_halving(init_t, train_t, late_nan, w.CONFIGS, key=w.KEY, eta=3, min_steps=3, max_steps=27,
+                              metric="loss")
 
   with pytest.raises(ValueError, match=r"successive_halving: every configuration's metric 'loss'.*NaN.*rung 0"):
     jaxreg.successive_halving(w.init, w.train, evaluate, {**cfg, "bad": np.ones(10, np.float32)}, key=w.KEY,
@@ -286,12 +301,12 @@ def ranks_with_nan_last(m):
   return np.argsort(x, kind="stable")
 
 
-def check_exploit(r, n_q):
+def check_exploit(r, n_q, metric="loss"):
   """Every recorded exploit step against a numpy ranking of the recorded metrics and the perturbation rule."""
   size, n_int = r.parents.shape[1], len(r.steps)
   ident = np.arange(size)
   for j in range(n_int):
-    m, par = r.metrics["loss"][j], r.parents[j]
+    m, par = r.metrics[metric][j], r.parents[j]
     if j == n_int - 1:
       np.testing.assert_array_equal(par, ident)
       continue
@@ -340,6 +355,12 @@ def test_pbt_exploit_copies_exactly_the_chosen_members():
   metrics, states = replay(r, w.population())
   np.testing.assert_allclose(r.metrics["loss"], metrics, rtol=1e-5)
   np.testing.assert_allclose(r.state["w"], np.stack([s["w"] for s in states]), rtol=1e-5, atol=1e-7)
+
+
+def test_pbt_ranks_by_the_metric_asked_for_even_when_the_program_is_cached():
+  w.run_pbt(metric="loss")   # compiles and caches the program of these functions
+  r = w.run_pbt(metric="norm")
+  check_exploit(r, n_q=2, metric="norm")
 
 
 def test_pbt_is_reproducible_and_key_dependent():

@@ -152,6 +152,16 @@ def test_configs_sweep_chunked_static_and_two_hyperparameter_kinds():
   np.testing.assert_allclose(r.values["out"], expected, rtol=1e-6)
 
 
+def test_configurations_may_repeat_a_value_even_after_the_float32_cast():
+  # Distinct float64 values that round to one float32 label nothing in a list (unlike a grid axis), so they are kept.
+  a = np.array([0.1, 0.1 + 1e-12, 0.3])
+  fn = lambda hp, key: {"out": 2 * hp["a"]}
+  r = jaxreg.sweep(fn, jaxreg.configs({"a": a}), key=KEY, progress=False)
+  np.testing.assert_allclose(r.values["out"][:, 0], 2 * a.astype(np.float32), rtol=1e-7)
+  with pytest.raises(ValueError, match="distinct values that become equal"):
+    jaxreg.sweep(fn, {"a": a}, key=KEY, progress=False)
+
+
 def test_flat_axis_best_and_select():
   r = run()
   mean = r.values["loss"].mean(-1)   # reference: numpy over the seed axis

@@ -331,9 +331,10 @@ def successive_halving(init: Callable[[dict[str, Any], jax.Array], Any],
   ``n_i`` configurations × seeds, sharded over ``devices`` like :func:`jaxreg.sweep`
   (the configuration axis, or the seed axis when that pads fewer lanes; padding
   repeats real configurations and is dropped). Shapes are fixed by the schedule,
-  so a call compiles exactly one program per rung (``K`` in all; the steps of a
-  rung differ anyway) and a repeated call with the same programs compiles
-  nothing. Padding every rung to ``n`` lanes would compile once but spend the
+  so a call compiles one training program per rung (``K`` in all; the steps of a
+  rung differ anyway) and a small gather of the survivors' states; a repeated call
+  with the same programs reuses them while they are among the last 16 compiled
+  (a Hyperband run with more rungs than that recompiles some). Padding every rung to ``n`` lanes would compile once but spend the
   full grid's compute, so it is not done. States stay on the devices between rungs.
 
   **Checkpoints.** With ``checkpoint_dir``, each finished rung is saved (its
@@ -436,7 +437,6 @@ def _halving(init, train, evaluate, configs, *, key, seeds, eta: float, steps: l
   # Resume: the longest prefix of saved rungs (each holds its metrics and the states it keeps).
   saved: list[tuple[list, list]] = []
   if ckpt is not None:
-    index = np.arange(n)
     for i in range(len(steps)):
       n_keep = counts[i + 1] if i + 1 < len(steps) else counts[i]
       expected = ([((counts[i], len(seed_values), *s), d) for s, d in metric_leaves]
@@ -464,7 +464,8 @@ def _halving(init, train, evaluate, configs, *, key, seeds, eta: float, steps: l
       metrics = _host(out_metrics, n_i, len(seed_values))
       kept_state = None
     score = np.mean(np.asarray(jax.tree_util.tree_leaves(metrics)[staged.metric_index], np.float64), axis=1)
-    keep = np.arange(n_i) if last else _select(score, n_keep, mode, metric, i, r, where)
+    order = _select(score, n_keep, mode, metric, i, r, where)   # raises when every configuration failed
+    keep = np.arange(n_i) if last else order
     if kept_state is None:
       kept_device = runner.gather(out_state, keep, n_i, n_keep)
       if ckpt is not None or last:

@@ -349,7 +349,7 @@ def pbt(init: Callable[[dict[str, Any], jax.Array], Any], train: Callable[[Any, 
     jitted = jax.jit(body, in_shardings=(lane, lane, rep), out_shardings=(lane, hist, hist, hist))
     return jitted.lower(*specs).compile()
 
-  cache_key = ("pbt", _digest_of(staged.digest), pad, n_int, interval, repr({k: v for k, v in knobs.items() if k != "samplers"}),
+  cache_key = ("pbt", _digest_of(staged.digest), mi, pad, n_int, interval, repr({k: v for k, v in knobs.items() if k != "samplers"}),
                tuple(sorted((k, _fn_digest(f, traced[k].dtype, key_data, key_impl)) for k, f in samplers.items())),
                key_impl, key_data.dtype.str, key_data.shape, tuple(devices))
   compiled = _cached(cache_key, build)

@@ -135,7 +135,7 @@ def _bounds(where: str, low, high) -> tuple[float, float]:
 
 @dataclasses.dataclass(frozen=True)
 class _Uniform:
-  """Uniform on ``[low, high)``: ``low + u·(high − low)``."""
+  """Uniform on ``[low, high]`` (``high`` only by rounding): ``low + u·(high − low)``."""
 
   low: float
   high: float
@@ -146,7 +146,7 @@ class _Uniform:
 
 @dataclasses.dataclass(frozen=True)
 class _LogUniform:
-  """Log-uniform on ``[low, high)``: ``exp(log low + u·(log high − log low))``."""
+  """Log-uniform on ``[low, high]`` (``high`` only by rounding): ``exp(log low + u·(log high − log low))``."""
 
   low: float
   high: float
@@ -171,7 +171,7 @@ class _Choice:
 
 
 def uniform(low: float, high: float) -> _Uniform:
-  r"""The uniform distribution on ``[low, high)``, for :func:`sample`.
+  r"""The uniform distribution on ``[low, high]``, for :func:`sample`.
 
   A unit sample :math:`u \in [0, 1)` (random or quasi-random) maps to
   :math:`\mathrm{low} + u\,(\mathrm{high} - \mathrm{low})`.
@@ -195,7 +195,7 @@ def uniform(low: float, high: float) -> _Uniform:
 
 
 def loguniform(low: float, high: float) -> _LogUniform:
-  r"""The log-uniform (reciprocal) distribution on ``[low, high)``, for :func:`sample`.
+  r"""The log-uniform (reciprocal) distribution on ``[low, high]``, for :func:`sample`.
 
   :math:`\log x` is uniform on :math:`[\log \mathrm{low}, \log \mathrm{high})`
   (``scipy.stats.loguniform``): every decade gets equal mass, the usual prior

@@ -33,8 +33,10 @@ def _labels(name: str, values, what: str) -> np.ndarray:
   return arr
 
 
-def _traced_values(name: str, arr: np.ndarray) -> np.ndarray:
-  """``arr`` in the dtype ``fn`` will see it in; refuses values that do not survive the cast."""
+def _traced_values(name: str, arr: np.ndarray, labels: bool = True) -> np.ndarray:
+  """``arr`` in the dtype ``fn`` will see it in; refuses values that do not survive the cast, and (``labels``: the
+  values of a grid axis, which label its points) distinct values that the cast makes equal. Configurations of a
+  list may repeat a value."""
   dtype = np.dtype(jax.dtypes.canonicalize_dtype(arr.dtype))
   x64 = "" if jax.config.read("jax_enable_x64") else " (jax_enable_x64 is off)"
   if arr.dtype.kind in "iu":
@@ -53,7 +55,7 @@ def _traced_values(name: str, arr: np.ndarray) -> np.ndarray:
       v, c = arr[lost][0].item(), cast[lost][0].item()
       raise ValueError(f"jaxreg.sweep: grid[{name!r}] holds {v!r}, which becomes {c!r} in {dtype}, the "
                        f"dtype it is traced in{x64}. Rescale the axis (e.g. sweep log10 of it) or enable x64.")
-    if len(np.unique(cast)) < len(np.unique(arr)):
+    if labels and len(np.unique(cast)) < len(np.unique(arr)):
       raise ValueError(f"jaxreg.sweep: grid[{name!r}] holds distinct values that become equal in {dtype}, the dtype "
                        f"it is traced in{x64}: {arr.tolist()!r}. Space them further apart or enable x64.")
   return cast
@@ -99,12 +101,12 @@ def _check_axes(grid, static):
 def _check_configs(configs: Configs, static):
   """:func:`_check_axes` for a list of configurations: one flat ``config`` axis, no Cartesian product."""
   static = {} if static is None else static
-  clash = [name for name in static if name in configs or name == _CONFIG]
-  if isinstance(static, Mapping) and clash:
+  clash = [name for name in static if name in configs or name == _CONFIG] if isinstance(static, Mapping) else []
+  if clash:
     raise ValueError(f"jaxreg.sweep: static axis name {clash[0]!r} is not allowed with a Configs grid: it is a "
                      f"hyperparameter of the configurations or {_CONFIG!r}, the configurations' axis.")
   axes_static, raw_static, _, _, _ = _check_axes({}, static)
-  hp = {name: _traced_values(name, values) for name, values in configs.items()}
+  hp = {name: _traced_values(name, values, labels=False) for name, values in configs.items()}
   return axes_static, raw_static, {_CONFIG: np.arange(configs.n_configs)}, hp, dict(configs)
 
 
