@@ -14,7 +14,7 @@ duality-gap rule, which ``jaxreg.paths`` implements too):
    ``jaxreg.paths.enet_cv`` vs ``sklearn.linear_model.LassoCV`` (same grid, same unshuffled folds).
    jaxreg rows: the default (chunks of 10 alphas warm-started one from the next, all folds in
    one batch) and all 100 alphas in parallel.
-3. **CV 10000 × 1000**: the same with n = 10 000, p = 1 000 (default: two chunks of 50 alphas).
+3. (``--cv-sizes 2000x200,10000x1000``) **CV 10000 × 1000**: the same with n = 10 000, p = 1 000.
 
 plus, if ``skglm`` imports (``pip install skglm``), its Anderson-accelerated working-set CD
 (``skglm.Lasso(fit_intercept=False, warm_start=True).path``, and a 5-fold loop around it for
@@ -36,8 +36,26 @@ of the mean CV error curve (median and max over alphas). At ``tol = 1e-4`` every
 percent off the reference somewhere along the curve (the gap bound allows it), so the selected
 alpha can differ by a grid point.
 
-Run: ``python -m experiments.bench_paths`` (about 1-3 minutes on a quiet 2-core CPU);
-``--cv-sizes 2000x200`` skips workload 3, ``--repeats N`` sets the rounds. Writes the record
+**At matched accuracy** (issue 12; ``--scale full|quick|none``): lasso paths without intercept (dense data
+centered first, sparse data as they are) on the same alphas, every solver at the loosest of its own
+tolerances ``1e-4, 1e-6, 1e-8, 1e-10`` whose largest relative objective suboptimality over the alphas,
+``(P(w) − P*)/P*``, is ≤ ``1e-6``, ``P*`` the least objective any solver reached at its tightest tolerance;
+cold = first call after ``jax.clear_caches()`` (numba/Cython peers: their first call), steady = median of
+``--repeats`` (3 for these). Settings: scikit-learn ``lasso_path`` (tol on the duality gap ÷ ‖y‖²/n, one BLAS
+thread), jaxreg ``lasso_path`` (the same rule, default ``SolverOptions``: the automatic choice of solver; in
+float32 on float32 data, tol ≥ 1e-6), celer ``celer_path`` (duality gap, ``prune=True``), skglm
+``Lasso.path`` (largest KKT violation, warm starts), glum ``GeneralizedLinearRegressor(alpha_search=True,
+solver="irls-cd")`` (``gradient_tol``; only where ``n ≥ p`` and ``p·n_alphas ≤ 20 000``: elsewhere one call took
+3-73 s). Workloads: diabetes 100-alpha path; a 10 000 × 1 000 Toeplitz(0.5) lasso with 100 true coefficients,
+its 100-alpha path and one alpha with ~10 % nonzeros; a wide 72 × 7 129 Toeplitz(0.5) design (the leukemia
+shape), 100-alpha path to ``α_max/100`` and a 5-fold CV (scikit-learn's ``LassoCV`` against jaxreg's
+working-set path in a loop over folds, tol 1e-4; celer 0.7.4's ``LassoCV`` fails with scikit-learn 1.9); a
+sparse 20 000 × 5 000 CSC design of density 0.002. Peak RSS of a fresh process running jaxreg's 100-alpha
+path on 72 × 7 129 and 100 × 20 000 designs (``VmHWM``). The ratio is jaxreg steady / fastest matched peer
+steady (≤ 1: jaxreg fastest).
+
+Run: ``python -m experiments.bench_paths`` (about 8-10 minutes on a 2-core CPU);
+``--cv-sizes ""`` skips the CV workload, ``--repeats N`` sets the rounds. Writes the record
 ``bench_paths.json`` (machine, versions, every row's cold and steady time, speedup and check) into
 ``--out``; ``python -m experiments.report`` renders it into the README. Float64 is switched on only
 inside ``main`` (``jax.enable_x64``), not when the module is imported. ``--quick``: a smoke run for
@@ -58,15 +76,25 @@ import jaxreg
 from experiments import _common
 
 NAME = "bench_paths"
-QUICK = {"repeats": 1, "cv_sizes": ""}
+QUICK = {"repeats": 1, "cv_sizes": "", "scale": "quick"}
+
+
+def toeplitz_design(n, p, rho=0.5, rng=None):
+  """Rows ~ N(0, Σ) with Σ_ij = rho^|i−j|, by the AR(1) recursion over columns (O(n·p), no Cholesky)."""
+  rng = np.random.default_rng(0) if rng is None else rng
+  Z = rng.standard_normal((n, p))
+  X = np.empty((n, p))
+  X[:, 0] = Z[:, 0]
+  c = np.sqrt(1 - rho * rho)
+  for j in range(1, p):
+    X[:, j] = rho * X[:, j - 1] + c * Z[:, j]
+  return X
 
 
 def toeplitz_problem(n, p, k=20, rho=0.5, seed=0):
   """Rows ~ N(0, Σ) with Σ_ij = rho^|i−j|, ``k`` nonzero coefficients ~ 2·N(0, 1), unit noise."""
   rng = np.random.default_rng(seed)
-  idx = np.arange(p)
-  chol = np.linalg.cholesky(rho ** np.abs(idx[:, None] - idx[None, :]))
-  X = rng.standard_normal((n, p)) @ chol.T
+  X = toeplitz_design(n, p, rho, rng)
   w = np.zeros(p)
   w[rng.choice(p, k, replace=False)] = 2 * rng.standard_normal(k)
   return X, X @ w + rng.standard_normal(n)
@@ -155,6 +183,200 @@ def cv_summary(out):
   return float(out[0]), np.asarray(out[1])  # the skglm loop
 
 
+# --------------------------------------------------------------------------- matched accuracy (issue 12)
+#
+# Every solver solves the same lasso problems (no intercept: dense data are centered first, sparse data are
+# used as they are), at the same alphas, and is timed at the loosest of its own tolerances at which its
+# largest relative objective suboptimality over the alphas, (P(w) − P*)/P*, is ≤ MATCH; P* is the least
+# objective any solver reached at its tightest tolerance.
+
+MATCH = 1e-6
+LADDER = (1e-4, 1e-6, 1e-8, 1e-10)  # each solver's own tolerance, loosest first (tightest: the reference runs)
+
+
+def wide_problem(n, p, k=10, rho=0.5, seed=0):
+  """A wide correlated design (Toeplitz(rho) columns, leukemia-like shape), ``k`` true coefficients; centered."""
+  rng = np.random.default_rng(seed)
+  X = toeplitz_design(n, p, rho, rng)
+  w = np.zeros(p)
+  w[rng.choice(p, k, replace=False)] = rng.standard_normal(k)
+  y = X @ w + 0.5 * rng.standard_normal(n)
+  return X - X.mean(0), y - y.mean()
+
+
+def sparse_problem(n, p, density, k=50, seed=0):
+  """scipy.sparse CSC with N(0, 1) nonzeros, ``k`` true coefficients, noise 0.1 (not centered: no intercept)."""
+  import scipy.sparse as sp
+  rng = np.random.default_rng(seed)
+  X = sp.random(n, p, density=density, format="csc", random_state=seed, data_rvs=rng.standard_normal)
+  w = np.zeros(p)
+  w[rng.choice(p, k, replace=False)] = rng.standard_normal(k)
+  return X, X @ w + 0.1 * rng.standard_normal(n)
+
+
+def lasso_objectives(X, y, C, alphas):
+  """``1/(2n)‖y − Xw‖² + α‖w‖₁`` for each row of ``C`` (float64), ``X`` dense or sparse."""
+  C = np.asarray(C, np.float64)
+  R = y[:, None] - np.asarray(X @ C.T)
+  return (R * R).sum(0) / (2 * len(y)) + np.asarray(alphas) * np.abs(C).sum(1)
+
+
+def lasso_grid(X, y, n_alphas, eps):
+  from sklearn.linear_model._coordinate_descent import _alpha_grid
+  return _alpha_grid(X, y, fit_intercept=False, n_alphas=n_alphas, eps=eps)
+
+
+def matched_solvers(X, y, grid):
+  """``{name: (settings, make(tol) -> callable returning coefs (A, p))}`` for every installed solver."""
+  import scipy.sparse as sp
+  from sklearn.linear_model import lasso_path
+  sparse = sp.issparse(X)
+  out = {
+      "scikit-learn lasso_path": ("tol on the duality gap (÷‖y‖²/n), max_iter 1e5, 1 BLAS thread", lambda tol: one_blas_thread(
+          lambda: np.asarray(lasso_path(X, y, alphas=grid, tol=tol, max_iter=100_000)[1]).T)),
+  }
+  X32 = X.astype(np.float32)
+  y32 = y.astype(np.float32)
+  out["jaxreg lasso_path (float64)"] = ("tol on the duality gap (÷‖y‖²/n), max_iter 1e5, default SolverOptions", lambda tol: (
+      lambda: np.asarray(_block(jaxreg.paths.lasso_path(X, y, alphas=grid, tol=tol, max_iter=100_000)[1]))))
+  out["jaxreg lasso_path (float32)"] = ("as float64, on float32 data (tol ≥ 1e-6: float32 certifies no less)", lambda tol: (
+      lambda: np.asarray(_block(jaxreg.paths.lasso_path(X32, y32, alphas=grid.astype(np.float32), tol=max(tol, 1e-6),
+                                                         max_iter=100_000)[1]))))
+  try:
+    from celer import celer_path
+    out["celer celer_path"] = ("tol on the duality gap, prune=True", lambda tol: (
+        lambda: np.asarray(celer_path(X, y, "lasso", alphas=grid, tol=tol, prune=True)[1]).T))
+  except ImportError:
+    pass
+  skglm = _skglm()
+  if skglm is not None:
+    out["skglm Lasso.path"] = ("tol on max KKT violation, warm starts", lambda tol: (
+        lambda: np.asarray(skglm.Lasso(fit_intercept=False, tol=tol, warm_start=True).path(X, y, grid)[1]).T))
+  try:
+    import glum
+    if sparse or X.shape[1] > X.shape[0] or X.shape[1] * len(grid) > 20_000:
+      raise ImportError("glum is timed on the dense n ≥ p workloads with p·n_alphas ≤ 20 000 only (its IRLS path took "
+                        "3.4 s on the quick 40 × 800 wide stand-in, 14 s on the quick 2000 × 500 sparse one and 73 s "
+                        "on the 10 000 × 1 000 100-alpha path, where it needed gradient_tol 1e-10: 12-800x celer)")
+    def glum_run(tol):
+      def run():
+        est = glum.GeneralizedLinearRegressor(family="normal", l1_ratio=1.0, fit_intercept=False, alpha_search=True,
+                                              alphas=grid, gradient_tol=tol, max_iter=1000, solver="irls-cd")
+        return np.asarray(est.fit(X, y).coef_path_)
+      return run
+    out["glum (irls-cd, alpha_search)"] = ("gradient_tol, IRLS + CD along the path", glum_run)
+  except ImportError:
+    pass
+  return out
+
+
+def _time_once(fn):
+  t = time.perf_counter()
+  out = fn()
+  return time.perf_counter() - t, out
+
+
+def matched_workload(title, X, y, grid, repeats, budget_s=60.0):
+  """Calibrates every solver's tolerance to MATCH, then times it cold and steady. Returns table rows."""
+  import scipy.sparse as sp
+  X = X.copy() if sp.issparse(X) else np.array(X, order="F")  # writable (celer), Fortran (scikit-learn's CD)
+  y = np.array(y)
+  solvers = matched_solvers(X, y, grid)
+  tight, runtimes = {}, {}
+  for name, (_, make) in solvers.items():  # the reference runs, at each solver's tightest tolerance
+    jax.clear_caches()
+    t, C = _time_once(make(LADDER[-1]))
+    runtimes[name] = t
+    if np.all(np.isfinite(C)):
+      tight[name] = lasso_objectives(X, y, C, grid)
+  ref = np.min(np.stack(list(tight.values())), 0)
+  rows = []
+  for name, (settings, make) in solvers.items():
+    chosen, sub = None, None
+    for tol in LADDER:  # loosest first: the first that matches wins
+      if tol == LADDER[-1]:
+        C = None
+        obj = tight.get(name)
+      else:
+        if runtimes[name] > budget_s:
+          continue
+        _, C = _time_once(make(tol))
+        obj = lasso_objectives(X, y, C, grid)
+      if obj is None:
+        continue
+      s_ = max(0.0, float(np.max((obj - ref) / np.maximum(ref, np.finfo(float).tiny))))  # < 0: rounding
+      if s_ <= MATCH:
+        chosen, sub = tol, s_
+        break
+      sub = s_
+    if chosen is None:
+      chosen = LADDER[-1]
+    fn = make(chosen)
+    jax.clear_caches()
+    cold, _ = _time_once(fn)
+    times = [_time_once(fn)[0] for _ in range(repeats if runtimes[name] <= budget_s else 1)]
+    rows.append({"solver": name, "settings": settings, "tol": chosen, "rel_subopt": sub,
+                 "matched": bool(sub is not None and sub <= MATCH), "cold_s": cold, "steady_s": statistics.median(times)})
+  peers = [r for r in rows if not r["solver"].startswith("jaxreg")]
+  fastest = min(r["steady_s"] for r in ([r for r in peers if r["matched"]] or peers))
+  for r in rows:
+    r["ratio_vs_fastest_peer"] = r["steady_s"] / fastest
+  return _common.table(title, rows)
+
+
+def peak_rss_mb(n, p, dtype="float64"):
+  """Peak RSS (MB) of a fresh process (jax, jaxreg and numpy imported: ~170 MB before any array) that runs the
+  100-alpha lasso path (to α_max/100, tol 1e-6) on an n × p wide design."""
+  import subprocess
+  code = (
+      "import resource, jax, numpy as np\n"
+      f"jax.config.update('jax_enable_x64', {dtype == 'float64'})\n"
+      "from jaxreg import paths\n"
+      "rng = np.random.default_rng(0)\n"  # wide_problem's design, without importing the benchmark's harness
+      f"Z = rng.standard_normal(({n}, {p})); X = np.empty_like(Z); X[:, 0] = Z[:, 0]\n"
+      f"for j in range(1, {p}): X[:, j] = 0.5 * X[:, j - 1] + np.sqrt(0.75) * Z[:, j]\n"
+      "w = np.zeros(X.shape[1]); w[rng.choice(X.shape[1], 10, replace=False)] = rng.standard_normal(10)\n"
+      "y = X @ w + 0.5 * rng.standard_normal(X.shape[0]); X -= X.mean(0); y -= y.mean()\n"
+      f"paths.lasso_path(X.astype('{dtype}'), y.astype('{dtype}'), alphas=100, eps=1e-2, tol=1e-6)\n"
+      # VmHWM: this process's own peak (ru_maxrss keeps the forking parent's peak across exec on Linux)
+      "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')] if __import__('os').path.exists("
+      "'/proc/self/status') else []\n"
+      "print(int(hwm[0].split()[1]) / 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n")
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+  return float(out.stdout.strip().splitlines()[-1])
+
+
+def matched_markdown(t) -> str:
+  lines = [f"**{t['title']}**", "", "| solver | tol | rel. subopt. | cold (s) | steady (s) | ratio vs fastest peer |",
+           "|---|---:|---:|---:|---:|---:|"]
+  for r in t["rows"]:
+    lines.append(f"| {r['solver']} | {r['tol']:g} | {r['rel_subopt']:.0e}{'' if r['matched'] else ' ✗'} | "
+                 f"{r['cold_s']:.2f} | {r['steady_s']:.4f} | {r['ratio_vs_fastest_peer']:.2f} |")
+  return "\n".join(lines)
+
+
+def wide_cv_rows(X, y, tol, folds=5):
+  """5-fold × 100-alpha lasso CV on a wide design: scikit-learn's LassoCV and jaxreg's working-set
+  path in a loop over folds (``enet_cv`` batches the folds' Gram matrices: 5 × p² floats here)."""
+  from sklearn.linear_model import LassoCV
+  from sklearn.model_selection import KFold
+  grid = lasso_grid(X, y, 100, 1e-2)
+
+  def jax_cv():
+    mse = []
+    for tr, te in KFold(folds).split(X):
+      mx, my = X[tr].mean(0), y[tr].mean()
+      C = np.asarray(jaxreg.paths.lasso_path(X[tr] - mx, y[tr] - my, alphas=grid, tol=tol)[1])
+      mse.append((((X[te] - mx) @ C.T + my - y[te][:, None]) ** 2).mean(0))
+    mse = np.array(mse).T
+    return grid[np.argmin(mse.mean(1))], mse
+
+  rows = {"scikit-learn LassoCV (1 BLAS thread)": one_blas_thread(lambda: LassoCV(alphas=grid, cv=folds, tol=tol).fit(X, y)),
+          "jaxreg lasso_path, 5-fold loop (working set)": jax_cv}
+  # celer 0.7.4's LassoCV passes n_alphas to scikit-learn 1.9's LassoCV, which no longer takes it: not timed.
+  return rows
+
+
 # --------------------------------------------------------------------------- timing
 
 
@@ -203,8 +425,10 @@ def markdown(title, rows) -> str:
 
 def options(parser):
   parser.add_argument("--repeats", type=int, default=7)
-  parser.add_argument("--cv-sizes", default="2000x200,10000x1000",
-                      help="the CV workloads, n x p, comma-separated (default 2000x200,10000x1000)")
+  parser.add_argument("--cv-sizes", default="2000x200",
+                      help="the CV workloads, n x p, comma-separated (default 2000x200)")
+  parser.add_argument("--scale", default="full", choices=["full", "quick", "none"],
+                      help="the matched-accuracy workloads of issue 12 (quick: small stand-ins; none: skip)")
 
 
 JAX_PATH, JAX_PATH_WARM = ("jaxreg lasso_path (all alphas in parallel; default)",
@@ -249,11 +473,75 @@ def main(argv=None):
       tables[f"cv_{n}x{p}"] = {**_common.table(title, table_rows(cold, steady, checks)), "workload": workload,
                                "repeats": reps}
       print(markdown(title, tables[f"cv_{n}x{p}"]["rows"]) + "\n")
+    extra = scale_workloads(args, tables)
   return _common.finish_benchmark(
       rec, settings={"repeats": args.repeats, "cv_sizes": [list(s) for s in sizes], "float64": True,
                      "sklearn_blas_threads": "default and 1"},
       tables=tables, versions={"jaxreg": jaxreg.__version__, "scikit-learn": sklearn.__version__,
-                               "skglm": getattr(skglm, "__version__", None)})
+                               "skglm": getattr(skglm, "__version__", None), **_peer_versions()}, **extra)
+
+
+def _peer_versions():
+  out = {}
+  for mod in ("celer", "glum"):
+    try:
+      out[mod] = __import__(mod).__version__
+    except ImportError:
+      out[mod] = None
+  return out
+
+
+def scale_workloads(args, tables):
+  """The matched-accuracy workloads (issue 12): tables keyed ``m_*``; returns ``{"peak_rss_mb": ...}``."""
+  if args.scale == "none":
+    return {}
+  quick = args.scale == "quick"
+  reps = 1 if quick else 3
+  work = []
+  X, y, _ = _common.diabetes()
+  work.append(("m_diabetes", "diabetes (442 × 10), 100-alpha lasso path to α_max/1000", X, y, lasso_grid(X, y, 100, 1e-3)))
+  work += [] if quick else tall_workloads()
+  n, p = (30, 300) if quick else (72, 7129)
+  Xw, yw = wide_problem(n, p)
+  work.append(("m_wide_path", f"wide {n} × {p} Toeplitz(0.5), 100-alpha lasso path to α_max/100", Xw, yw,
+               lasso_grid(Xw, yw, 100, 1e-2)))
+  n, p, dens = (500, 300, 0.02) if quick else (20_000, 5000, 0.002)
+  Xs, ys = sparse_problem(n, p, dens)
+  work.append(("m_sparse_path", f"sparse {n} × {p} (density {dens}), 100-alpha lasso path to α_max/100", Xs, ys,
+               lasso_grid(Xs, ys, 100, 1e-2)))
+  for key, title, X_, y_, grid_ in work:
+    t = time.perf_counter()
+    tables[key] = {**matched_workload(title, X_, y_, grid_, reps), "workload": title, "matched": MATCH}
+    print(matched_markdown(tables[key]) + f"\n({time.perf_counter() - t:.0f} s)\n")
+  # Wide CV (tol 1e-4 for all, as the other CV tables).
+  cold, steady, outs = time_rows(wide_cv_rows(Xw, yw, 1e-4), reps)
+  tables["wide_cv"] = {**_common.table(f"wide {Xw.shape[0]} × {Xw.shape[1]}, 5-fold × 100-alpha lasso CV, tol 1e-4",
+                                       [{"solver": k, "cold_s": cold[k], "steady_s": steady[k],
+                                         "alpha": cv_summary(outs[k])[0]} for k in steady]),
+                       "workload": f"wide {Xw.shape[0]} × {Xw.shape[1]} 5-fold × 100-alpha CV"}
+  print(tables["wide_cv"])
+  rss = {}
+  for n, p in ([] if quick else [(72, 7129), (100, 20_000)]):
+    rss[f"{n}x{p}"] = peak_rss_mb(n, p)
+  print("peak RSS (MB) of a 100-alpha jaxreg path in a fresh process:", rss)
+  return {"peak_rss_mb": rss}
+
+
+def tall_workloads():
+  """The 10 000 × 1 000 correlated Gaussian lasso: a 100-alpha path, and one alpha with ~10 % nonzeros."""
+  work = []
+  n, p = 10_000, 1000
+  Xb, yb = toeplitz_problem(n, p, k=p // 10)
+  Xb, yb = Xb - Xb.mean(0), yb - yb.mean()
+  grid = lasso_grid(Xb, yb, 100, 1e-3)
+  work.append(("m_tall_path", f"{n} × {p} Toeplitz(0.5), 100-alpha lasso path to α_max/1000", Xb, yb, grid))
+  # One alpha with ~10 % nonzeros: read off a (loose, untimed) scikit-learn path on the same grid.
+  from sklearn.linear_model import lasso_path
+  nnz = (np.abs(lasso_path(Xb, yb, alphas=grid, tol=1e-4)[1]) > 0).sum(0)
+  a10 = grid[int(np.argmin(np.abs(nnz - p // 10)))]
+  work.append(("m_tall_single", f"{n} × {p} Toeplitz(0.5), one alpha ({int(nnz[np.argmin(np.abs(nnz - p // 10))])} nonzeros)",
+               Xb, yb, np.array([a10])))
+  return work
 
 
 def readme(record: dict) -> str:
@@ -266,6 +554,8 @@ def readme(record: dict) -> str:
            "|---|---:|---:|---:|---:|"]
   notes, speedups = [], []
   for key, t in record["tables"].items():
+    if key != "path" and not key.startswith("cv_"):
+      continue
     rows = {r["solver"]: r for r in t["rows"]}
     sk = min((r for name, r in rows.items() if name.startswith("scikit-learn")), key=lambda r: r["steady_s"])
     ours = rows[JAX_PATH if key == "path" else JAX_CV]
@@ -287,7 +577,36 @@ def readme(record: dict) -> str:
                   f"{', '.join(slower)}." if slower else "jaxreg was faster than scikit-learn at its best on every "
                                                          "workload."))
   return "\n".join([_common.wrap(lead), "", *lines, "", _common.bench_caption(record), "",
-                    _common.wrap(" ".join(notes))])
+                    _common.wrap(" ".join(notes)), *_matched_readme(record)])
+
+
+def _matched_readme(record):
+  """The matched-accuracy table (issue 12): per workload, the fastest peer and jaxreg's ratio to it."""
+  keys = [k for k in record["tables"] if k.startswith("m_")]
+  if not keys:
+    return []
+  lines = ["", _common.wrap(
+      f"**At matched accuracy** (every solver at the loosest of its tolerances {', '.join(f'{t:g}' for t in LADDER)} "
+      f"whose largest relative objective suboptimality over the alphas is ≤ {MATCH:g} against the best objective any "
+      "solver reached; float64 unless stated; ratio = jaxreg steady / fastest peer steady, ≤ 1 means jaxreg is "
+      "fastest):"), "",
+      "| workload | fastest peer (steady s) | jaxreg float64 steady (s) | ratio | jaxreg float32 ratio | jaxreg cold (s) |",
+      "|---|---|---:|---:|---:|---:|"]
+  for key in keys:
+    t = record["tables"][key]
+    rows = {r["solver"]: r for r in t["rows"]}
+    peers = [r for n, r in rows.items() if not n.startswith("jaxreg") and r["matched"]]
+    best = min(peers, key=lambda r: r["steady_s"]) if peers else None
+    j64, j32 = rows.get("jaxreg lasso_path (float64)"), rows.get("jaxreg lasso_path (float32)")
+    peer = f"{best['solver']} ({best['steady_s']:.4f})" if best else "none matched"
+    f32 = f"{j32['ratio_vs_fastest_peer']:.2f}{'' if j32['matched'] else ' (✗ ' + format(j32['rel_subopt'], '.0e') + ')'}"
+    lines.append(f"| {t['workload']} | {peer} | {j64['steady_s']:.4f} | {j64['ratio_vs_fastest_peer']:.2f} | {f32} | "
+                 f"{j64['cold_s']:.2f} |")
+  rss = record.get("peak_rss_mb") or {}
+  if rss:
+    lines += ["", "Peak RSS of a fresh process running jaxreg's 100-alpha path on a wide design: "
+              + ", ".join(f"{k.replace('x', ' × ')}: {v:.0f} MB" for k, v in rss.items()) + "."]
+  return lines
 
 
 if __name__ == "__main__":

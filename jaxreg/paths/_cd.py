@@ -3,6 +3,7 @@ Anderson extrapolation and the path schedule (see the Solver and Precision secti
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -17,9 +18,10 @@ from jaxreg._leaf import soft_threshold
 # Alpha grid
 
 
-def _alpha_grid(Xy, n, l1_ratio, eps, n_alphas):
-  """scikit-learn's ``_alpha_grid`` from a precomputed ``Xy = Xᵀy`` (centered if needed)."""
-  alpha_max = jnp.max(jnp.abs(Xy)) / (n * l1_ratio)
+def _alpha_grid(Xy, n, l1_ratio, eps, n_alphas, positive=False):
+  """scikit-learn's ``_alpha_grid`` from a precomputed ``Xy = Xᵀy`` (centered if needed); ``positive``:
+  ``alpha_max = max(0, max Xy)/(n·l1_ratio)``, as scikit-learn's (``w = 0`` is optimal iff ``Xᵀy ≤ n·alpha·ρ``)."""
+  alpha_max = (jnp.maximum(jnp.max(Xy), 0) if positive else jnp.max(jnp.abs(Xy))) / (n * l1_ratio)
   res = np.finfo(np.float64).resolution  # sklearn: alpha_max <= resolution -> constant grid
   alpha_min = alpha_max * jnp.asarray(eps, Xy.dtype)
   # np.geomspace(alpha_max, alpha_min, n): 10**linspace of the log10s, endpoints exact.
@@ -44,7 +46,7 @@ def _unit_roundoff(dtype):
   return float(jnp.finfo(dtype).eps) / 2
 
 
-def _gap_from_xta(W, xta, r_norm2, l1, l2):
+def _gap_from_xta(W, xta, r_norm2, l1, l2, positive=False):
   """scikit-learn's duality gap as a sum of terms that are each ``≥ 0`` (no cancellation).
 
   ``W, xta``: ``(F, p, B)`` with ``xta = Xᵀr − l2·w`` and ``r = y − Xw``; ``r_norm2 = ‖r‖²``,
@@ -57,9 +59,11 @@ def _gap_from_xta(W, xta, r_norm2, l1, l2):
   every term of which is ``≥ 0`` (``s·|xta_j| ≤ l1``), so the sum keeps its relative precision; the
   textbook ``primal − dual`` subtracts two numbers of size ``‖y‖²`` and loses ~7 digits in float32.
   Formulation B (``l1 = 0``, ridge) is likewise ``‖xta‖² / (2·l2)``. Returns ``(gap, s, max|xta|)``.
+  ``positive`` (``w ≥ 0``): the dual norm is ``max_j xta_j`` (scikit-learn's ``gap_enet``), the terms stay
+  ``≥ 0`` because ``w_j ≥ 0`` and ``s·xta_j ≤ l1``.
   """
   wl2 = jnp.sum(W * W, 1)
-  dual_norm = jnp.max(jnp.abs(xta), 1)
+  dual_norm = jnp.max(xta, 1) if positive else jnp.max(jnp.abs(xta), 1)
   s = jnp.where(dual_norm > l1, l1 / jnp.where(dual_norm > 0, dual_norm, 1), 1)
   gap_a = (0.5 * (1 - s) ** 2 * (r_norm2 + l2 * wl2)
            + jnp.sum(l1[:, None] * jnp.abs(W) - s[:, None] * xta * W, 1))
@@ -73,7 +77,7 @@ def _gap_from_xta(W, xta, r_norm2, l1, l2):
 _ROUNDING_SAFETY = 4.0
 
 
-def _gram_gaps(W, QW, q, ynorm2, l1, l2, d=None):
+def _gram_gaps(W, QW, q, ynorm2, l1, l2, d=None, positive=False):
   """The duality gaps from the Gram quantities (``W, QW``: ``(F, p, B)``; ``q``: ``(F, p)``).
 
   With the column norms ``d = ‖x_j‖`` (``(F, p)``), also returns a bound on their distance to the
@@ -84,7 +88,7 @@ def _gram_gaps(W, QW, q, ynorm2, l1, l2, d=None):
   """
   xta = q[:, :, None] - QW - l2[:, None] * W
   r_norm2 = ynorm2[:, None] + jnp.sum(W * QW, 1) - 2 * jnp.einsum("fp,fpb->fb", q, W)
-  gap, s, _ = _gap_from_xta(W, xta, jnp.maximum(r_norm2, 0), l1, l2)
+  gap, s, _ = _gap_from_xta(W, xta, jnp.maximum(r_norm2, 0), l1, l2, positive)
   if d is None:
     return gap
   ue = _ROUNDING_SAFETY * _unit_roundoff(W.dtype)
@@ -96,7 +100,7 @@ def _gram_gaps(W, QW, q, ynorm2, l1, l2, d=None):
   return gap, jnp.where(l1 > 0, bound_a, bound_b)
 
 
-def _residual_gaps(X, y, W, l1, l2, *, bound=True):
+def _residual_gaps(X, y, W, l1, l2, *, bound=True, positive=False):
   """Duality gaps of the coefficients ``W`` (``(A, p)``) from the residuals ``r = y − Xw`` in the data.
 
   ``l1, l2``: ``(A,)``, ``n``-scaled. Returns ``(gaps, bounds)`` (``n``-scaled): ``bounds`` bounds the
@@ -110,7 +114,8 @@ def _residual_gaps(X, y, W, l1, l2, *, bound=True):
   R = y[None] - W @ X.T  # (A, n)
   xta = R @ X - l2[:, None] * W
   r_norm2 = jnp.sum(R * R, 1)
-  gap, s, dual_norm = (g[0] for g in _gap_from_xta(W.T[None], xta.T[None], r_norm2[None], l1[None], l2[None]))
+  gap, s, dual_norm = (g[0] for g in _gap_from_xta(W.T[None], xta.T[None], r_norm2[None], l1[None], l2[None],
+                                                   positive))
   if not bound:
     return gap
   # Magnitudes: z = |X||w| bounds the terms of Xw, m = z + |y| + |r| those of r, |X|ᵀm those of Xᵀr.
@@ -118,7 +123,7 @@ def _residual_gaps(X, y, W, l1, l2, *, bound=True):
   z = aw @ aX.T
   m = z + jnp.abs(y)[None] + jnp.abs(R)
   wl2 = jnp.sum(W * W, 1)
-  star = jnp.argmax(axta, 1)  # the coordinate that sets s
+  star = jnp.argmax(xta if positive else axta, 1)  # the coordinate that sets s
   e_star = jnp.sum(jnp.take(aX, star, axis=1).T * m, 1)  # |x_j*|ᵀm: the error scale of xta_j*
   ds = e_star / jnp.where(dual_norm > 0, dual_norm, 1)  # the relative error of s, over u
   bound_a = (jnp.sum(z * m, 1) + l1 * jnp.sum(aw, 1) + l2 * wl2
@@ -134,7 +139,7 @@ def _residual_gaps(X, y, W, l1, l2, *, bound=True):
 # Coordinate descent on the Gram matrix, a batch of problems in lockstep
 
 
-def _cd_block(Qcols, q, diag, W, QW, start, size, l1, l2, unroll):
+def _cd_block(Qcols, q, diag, W, QW, start, size, l1, l2, unroll, positive=False):
   """Cyclic CD over coordinates ``start .. start+size`` of every problem.
 
   ``Qcols``: the block's columns of the Gram matrices, ``Q_f[:, start:start+size]``,
@@ -142,7 +147,8 @@ def _cd_block(Qcols, q, diag, W, QW, start, size, l1, l2, unroll):
   rows of ``QW = Q @ W`` are updated (exactly); the other rows get one matrix
   product at the end. A block in which every coefficient is 0 and provably stays
   0 (``|q_j − (Qw)_j| ≤ l1`` for all its coordinates and problems) is skipped: the
-  result is exactly that of the full sweep.
+  result is exactly that of the full sweep. ``positive``: the step is scikit-learn's
+  ``w_j ← max(tmp − l1, 0)/(Q_jj + l2)`` (``w ≥ 0``).
   """
   F, p, B = W.shape
   Qbb = jnp.swapaxes(lax.dynamic_slice_in_dim(Qcols, start, size, 1), 1, 2)  # Q_f[block, block]
@@ -158,7 +164,8 @@ def _cd_block(Qcols, q, diag, W, QW, start, size, l1, l2, unroll):
   def new_value(k, wk, gk):
     d = dbt[k]
     tmp = qbt[k] - gk + wk * d
-    return jnp.where(d > 0, soft_threshold(tmp, l1) / jnp.where(d > 0, d + l2, 1), 0)
+    shrunk = jnp.maximum(tmp - l1, 0) if positive else soft_threshold(tmp, l1)
+    return jnp.where(d > 0, shrunk / jnp.where(d > 0, d + l2, 1), 0)
 
   def sweep(W, QW):
     Wt0, Gt0 = jnp.swapaxes(Wb0, 0, 1), jnp.swapaxes(Gb0, 0, 1)  # (size, F, B)
@@ -209,7 +216,7 @@ def _solve_ones(C):
   return z
 
 
-def _anderson(Ws, QWs, q, l1, l2, d, ynorm, gram_err, matvec):
+def _anderson(Ws, QWs, q, l1, l2, d, ynorm, gram_err, matvec, positive=False):
   """Anderson extrapolation of the last CD iterates (Bertrand & Massias 2021, Alg. 1), kept only
   where it lowers the objective by more than rounding can fake.
 
@@ -227,6 +234,7 @@ def _anderson(Ws, QWs, q, l1, l2, d, ynorm, gram_err, matvec):
   ran away to ``‖w‖₁ ≈ 1e5`` (issue 9).
   ``matvec``: recomputes ``QW`` of both candidates (float32, where the rank-1 updates of an epoch
   drift), or ``None``: ``QW`` is extrapolated with the same weights (it is linear in ``W``).
+  ``positive``: an extrapolation with a negative coefficient is never kept.
   """
   K, p = Ws.shape[0] - 1, Ws.shape[2]
   u = _unit_roundoff(Ws.dtype)
@@ -249,6 +257,8 @@ def _anderson(Ws, QWs, q, l1, l2, d, ynorm, gram_err, matvec):
                + np.sqrt(p) * (jnp.sum(jnp.abs(D * g), 1) + 2 * l1 * jnp.sum(jnp.abs(D), 1)))
   rounding = 0.5 * gram_err[:, None] * jnp.maximum(jnp.sum(D * S, 1), 0) + noise
   ok = jnp.all(jnp.isfinite(c), 0) & (change + rounding < 0)
+  if positive:
+    ok = ok & jnp.all(Wa >= 0, 1)
   return jnp.where(ok[:, None], Wa, Wl), jnp.where(ok[:, None], QWa, QWl)
 
 
@@ -257,7 +267,8 @@ def _anderson(Ws, QWs, q, l1, l2, d, ynorm, gram_err, matvec):
 _STALL_ULPS = 4.0
 
 
-def _cd_solve(Q, q, ynorm2, l1, l2, W0, tol, max_iter, *, block, unroll, check_every, anderson):
+def _cd_solve(Q, q, ynorm2, l1, l2, W0, tol, max_iter, *, block, unroll, check_every, anderson, positive=False,
+              gap_only=False):
   """Minimizes ``½wᵀQ_f w − q_fᵀw + l1‖w‖₁ + l2/2‖w‖²`` for every problem ``(f, b)``.
 
   ``Q``: ``(F, p, p)`` with ``p`` a multiple of ``block``; ``q``: ``(F, p)``; ``ynorm2``:
@@ -268,7 +279,9 @@ def _cd_solve(Q, q, ynorm2, l1, l2, W0, tol, max_iter, *, block, unroll, check_e
   coefficient by more than ``_STALL_ULPS`` units of roundoff of ``max|w|`` (the fixed point of CD
   in that precision) before reaching ``tol``; and the ``max|Δw|`` rule is not asked below
   ``4·_STALL_ULPS`` units of roundoff. Returns ``(W, gaps, bounds, n_iter, stalled)``, those of
-  :func:`_gram_gaps`.
+  :func:`_gram_gaps`. ``positive``: ``w ≥ 0`` (scikit-learn's ``positive=True``). ``gap_only``: stop on
+  the gap alone, without the ``max|Δw|`` rule (the inner solves of the working-set solver, whose ``tol``
+  is a fraction of the full problem's gap; the full problem's certificate is its gap).
   """
   F, p, B = W0.shape
   u = _unit_roundoff(W0.dtype)
@@ -289,13 +302,14 @@ def _cd_solve(Q, q, ynorm2, l1, l2, W0, tol, max_iter, *, block, unroll, check_e
 
   def epoch(W, QW):
     if n_blocks == 1:
-      return _cd_block(Qcols[0], q, diag, W, QW, 0, p, l1, l2, unroll)
+      return _cd_block(Qcols[0], q, diag, W, QW, 0, p, l1, l2, unroll, positive)
     return lax.fori_loop(
-        0, n_blocks, lambda b, c: _cd_block(Qcols[b], q, diag, *c, b * block, block, l1, l2, unroll), (W, QW))
+        0, n_blocks, lambda b, c: _cd_block(Qcols[b], q, diag, *c, b * block, block, l1, l2, unroll, positive),
+        (W, QW))
 
   tol_gap = tol * ynorm2[:, None]
   QW0 = matvec(W0)
-  gap0 = _gram_gaps(W0, QW0, q, ynorm2, l1, l2)
+  gap0 = _gram_gaps(W0, QW0, q, ynorm2, l1, l2, positive=positive)
   done0 = gap0 <= tol_gap  # sklearn: checked before the first epoch
 
   def cond(c):
@@ -314,14 +328,14 @@ def _cd_solve(Q, q, ynorm2, l1, l2, W0, tol, max_iter, *, block, unroll, check_e
     buf = (lambda a: jnp.broadcast_to(a, (K + 1,) + a.shape)) if K else (lambda a: a[:0])
     W1, W2, QW2, Ws, QWs = lax.fori_loop(0, check_every, step, (W, W, QW, buf(W), buf(QW)))
     if K:
-      W3, QW3 = _anderson(Ws, QWs, q, l1, l2, d, ynorm, gram_err, matvec if low_precision else None)
+      W3, QW3 = _anderson(Ws, QWs, q, l1, l2, d, ynorm, gram_err, matvec if low_precision else None, positive)
     else:  # float32: rounding in the rank-1 updates must not accumulate
       W3, QW3 = W2, (matvec(W2) if low_precision else QW2)
     dw = jnp.max(jnp.abs(W2 - W1), 1)  # the last plain epoch's largest change
     wmax = jnp.max(jnp.abs(W2), 1)
-    gap3 = _gram_gaps(W3, QW3, q, ynorm2, l1, l2)
+    gap3 = _gram_gaps(W3, QW3, q, ynorm2, l1, l2, positive=positive)
     active = ~done & (it < max_iter)
-    reached = ((wmax == 0) | (dw <= jnp.maximum(tol, 4 * _STALL_ULPS * u) * wmax)) & (gap3 <= tol_gap)
+    reached = (gap_only | (wmax == 0) | (dw <= jnp.maximum(tol, 4 * _STALL_ULPS * u) * wmax)) & (gap3 <= tol_gap)
     stuck = ~reached & (dw <= _STALL_ULPS * u * wmax)
     keep = active[:, None]
     return (jnp.where(keep, W3, W), jnp.where(keep, QW3, QW), it + check_every * active,
@@ -329,7 +343,7 @@ def _cd_solve(Q, q, ynorm2, l1, l2, W0, tol, max_iter, *, block, unroll, check_e
 
   init = (W0, QW0, jnp.zeros((F, B), jnp.int32), done0, gap0, jnp.zeros((F, B), bool))
   W, QW, n_iter, _, gap, stalled = lax.while_loop(cond, body, init)
-  _, bound = _gram_gaps(W, QW, q, ynorm2, l1, l2, d)
+  _, bound = _gram_gaps(W, QW, q, ynorm2, l1, l2, d, positive=positive)
   return W, gap, bound, n_iter, stalled
 
 
@@ -347,7 +361,7 @@ def _block_size(p, block):
 _GRAM_TRUST = 0.25
 
 
-def _data_gaps(X, y, W, alphas, l1_ratio, gap, bound, tol_gap, *, center=False):
+def _data_gaps(X, y, W, alphas, l1_ratio, gap, bound, tol_gap, *, center=False, positive=False):
   """The gaps to report for ``W`` (``(A, p)``, at ``alphas`` ``(A,)``; ``gap, bound, tol_gap`` divided
   by ``n``): those of the Gram form, unless their bound exceeds ``_GRAM_TRUST·tol_gap`` (never in
   float64), then those of :func:`_residual_gaps` (a separate, small program, compiled only when
@@ -361,8 +375,8 @@ def _data_gaps(X, y, W, alphas, l1_ratio, gap, bound, tol_gap, *, center=False):
     if center:
       X, y = X - jnp.mean(X, 0), y - jnp.mean(y)
     l1_ratio_ = jnp.asarray(l1_ratio, W.dtype)
-    gaps = (_residual_gaps_jit if jit else _residual_gaps)(X, y, W, alphas * l1_ratio_ * n,
-                                                           alphas * (1 - l1_ratio_) * n)
+    fn = _residual_gaps_jit if jit else functools.partial(_residual_gaps, positive=positive)
+    gaps = fn(X, y, W, alphas * l1_ratio_ * n, alphas * (1 - l1_ratio_) * n, *((positive,) if jit else ()))
     return tuple(x / n for x in gaps)
 
   if any(_trees.is_traced(a) for a in (X, y, W, alphas, l1_ratio, gap, bound, tol_gap)):
@@ -372,10 +386,11 @@ def _data_gaps(X, y, W, alphas, l1_ratio, gap, bound, tol_gap, *, center=False):
   return resid(True)
 
 
-_residual_gaps_jit = jax.jit(_residual_gaps)
+_residual_gaps_jit = jax.jit(lambda X, y, W, l1, l2, positive: _residual_gaps(X, y, W, l1, l2, positive=positive),
+                             static_argnums=5)
 
 
-def _gram_path(Q, q, ynorm2, n, alphas, l1_ratio, tol, max_iter, solver):
+def _gram_path(Q, q, ynorm2, n, alphas, l1_ratio, tol, max_iter, solver, positive=False):
   """Solves ``F`` paths (``Q: (F, p, p)``, ``q: (F, p)``, ``ynorm2, n: (F,)``) for decreasing ``alphas``.
 
   Returns ``(W (F, A, p), gaps, bounds, n_iter, stalled)`` (each ``(F, A)``), the gaps and
@@ -385,7 +400,7 @@ def _gram_path(Q, q, ynorm2, n, alphas, l1_ratio, tol, max_iter, solver):
   visited in decreasing order of ``Σ_f |q_f|``, so that the
   features that enter the path first share blocks and idle blocks are skipped.
   """
-  chunk, block, check_every, anderson = solver
+  chunk, block, check_every, anderson = solver.chunk, solver.block, solver.check_every, solver.anderson
   F, p = q.shape
   A = alphas.shape[0]
   block, unroll = _block_size(p, block)
@@ -403,7 +418,8 @@ def _gram_path(Q, q, ynorm2, n, alphas, l1_ratio, tol, max_iter, solver):
   def solve(w0, a_chunk):
     W0 = jnp.broadcast_to(w0[:, :, None], w0.shape + (chunk,))
     out = _cd_solve(Qp, qp, ynorm2, a_chunk * l1_ratio * n, a_chunk * (1 - l1_ratio) * n, W0, tol,
-                    max_iter, block=block, unroll=unroll, check_every=check_every, anderson=anderson)
+                    max_iter, block=block, unroll=unroll, check_every=check_every, anderson=anderson,
+                    positive=positive)
     return out[0][:, :, -1], out
 
   w0 = jnp.zeros(qp.shape, Q.dtype)
@@ -437,14 +453,26 @@ class SolverOptions(NamedTuple):
       only where it lowers the objective by more than rounding could fake, and cuts
       the epochs of ill-conditioned problems several-fold (diabetes at ``tol=1e-10``:
       about 120 instead of about 1 090).
+    method: ``"gram"`` (the batched solver on ``XᵀX`` above), ``"working_set"`` (coordinate
+      descent on ``X`` with working sets and gap-safe screening, warm-started along the path:
+      memory ``O(n·p + p·k)``, never a ``p × p`` array) or ``"auto"`` (the default): the Gram
+      solver when ``X`` is dense and ``n_features ≤ max(n_samples, 500)`` (``≤ 500`` for at most 5
+      alphas), else the working-set solver (see :mod:`jaxreg.paths`). For the working-set solver, the four knobs
+      above apply to its inner solves, with other defaults: chunks of ``⌈n_alphas/10⌉`` alphas,
+      checks every 10 epochs, Anderson window 5.
 
   Example:
     >>> opts = jaxreg.paths.SolverOptions(chunk=1, anderson=0)   # scikit-learn's warm starts
+    >>> wide = jaxreg.paths.SolverOptions(method="working_set")
   """
   chunk: int | None = None
   block: int | None = None
   check_every: int | None = None
   anderson: int | None = None
+  method: str = "auto"
+
+
+_METHODS = ("auto", "gram", "working_set")
 
 
 def _schedule(p, n_alphas, solver):
@@ -464,10 +492,12 @@ def _schedule(p, n_alphas, solver):
   block = _trees.check_int("solver.block", solver.block, low=1, allow_none=True)
   check_every = _trees.check_int("solver.check_every", solver.check_every, low=1, allow_none=True)
   anderson = _trees.check_int("solver.anderson", solver.anderson, low=0, allow_none=True)
+  if not isinstance(solver.method, str) or solver.method not in _METHODS:
+    raise ValueError(f"solver.method must be one of {', '.join(map(repr, _METHODS))}, got {solver.method!r}.")
   if chunk is None:
     chunk = n_alphas if p <= 64 else -(-n_alphas * p // 2000)
   chunk = min(chunk, n_alphas)
   parallel = chunk == n_alphas
   check_every = (10 if parallel else 2) if check_every is None else check_every
   anderson = (5 if parallel else 0) if anderson is None else anderson
-  return SolverOptions(chunk, block, check_every, anderson)
+  return SolverOptions(chunk, block, check_every, anderson, solver.method)

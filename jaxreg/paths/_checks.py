@@ -19,7 +19,7 @@ class ConvergenceWarning(UserWarning):
 
 
 
-@functools.partial(jax.tree_util.register_dataclass, data_fields=["alphas", "coefs", "gaps", "n_iter"],
+@functools.partial(jax.tree_util.register_dataclass, data_fields=["alphas", "coefs", "gaps", "n_iter", "intercepts"],
                    meta_fields=[])
 @dataclasses.dataclass(frozen=True)
 class PathInfo:
@@ -36,6 +36,9 @@ class PathInfo:
       returned coefficients (:func:`enet_path`, scikit-learn's ``dual_gaps``), or the
       largest entry of the prox-gradient mapping (:func:`logistic_path`).
     n_iter: per alpha, epochs (:func:`enet_path`) or iterations (:func:`logistic_path`).
+    intercepts: per alpha, the unpenalized intercept (``(n_alphas,)``; ``(n_alphas, n_tasks)`` for
+      several targets) where the path fits one (:func:`logistic_path` with ``fit_intercept=True``),
+      else ``None``.
 
   Example:
     >>> X = np.random.default_rng(0).normal(size=(30, 4)); y = X @ np.arange(4.0)
@@ -48,6 +51,7 @@ class PathInfo:
   coefs: jax.Array
   gaps: jax.Array
   n_iter: jax.Array
+  intercepts: jax.Array | None = None
 
   def __iter__(self):
     return iter((self.alphas, self.coefs))
@@ -190,3 +194,86 @@ def _report(what, gaps, status, tol, max_iter):
         f"{what}: {int(slow.sum())} of {gaps.size} problem(s) did not reach tol={tol:g} within "
         f"max_iter={max_iter} epochs (duality gaps relative to ||y||^2/n, as tol is, up to "
         f"{rel[slow].max():.2g}); increase max_iter{floor}.", ConvergenceWarning, stacklevel=3)
+
+
+def _check_sample_weight(sample_weight, n, dtype):
+  """scikit-learn's checks of ``sample_weight`` (``_check_sample_weight``, plus non-negativity).
+
+  Returns ``None`` for ``None`` or a positive scalar (a constant weight changes nothing: every objective
+  here is a weighted *mean*), else the weights as a ``(n,)`` array of ``dtype``. Refuses, naming
+  ``sample_weight``: a wrong shape or length, non-real values, NaN or inf, negative weights, all weights
+  zero. Traced weights are checked for shape only.
+  """
+  if sample_weight is None:
+    return None
+  if np.ndim(sample_weight) == 0 and not _trees.is_traced(sample_weight):
+    _trees.check("sample_weight", sample_weight, low=0.0, low_open=True, scalar=True)
+    return None
+  shape = np.shape(sample_weight)
+  if shape != (n,):
+    raise ValueError(f"sample_weight must be a scalar or a 1-D array of length n_samples={n}, got shape {shape}.")
+  if _trees.is_traced(sample_weight):
+    _trees.check("sample_weight", sample_weight)  # dtype only
+    return jnp.asarray(sample_weight, dtype)
+  kind = np.asarray(sample_weight).dtype.kind
+  if kind not in "biuf" or kind == "b":
+    raise ValueError(f"sample_weight must hold real numbers, got dtype {np.asarray(sample_weight).dtype}.")
+  sw = np.asarray(sample_weight, np.float64)
+  if not np.isfinite(sw).all():
+    raise ValueError("sample_weight contains NaN or inf; every weight must be a finite number >= 0.")
+  if (sw < 0).any():
+    raise ValueError(f"sample_weight must be >= 0, got {int((sw < 0).sum())} negative weight(s) "
+                     f"(min {sw.min():.3g}).")
+  if not (sw > 0).any():
+    raise ValueError("sample_weight must contain at least one non-zero weight, got all zeros.")
+  return jnp.asarray(sw, dtype)
+
+
+def _normalized_sqrt_weights(sw, n):
+  """``√(sw·n/Σsw)``: the row scaling that turns a weighted mean of squares into a plain one over ``n``
+  (scikit-learn rescales the weights to sum to ``n_samples`` before its path, ``ElasticNet.fit``)."""
+  return jnp.sqrt(sw * (n / jnp.sum(sw)))
+
+
+def _is_sparse(X):
+  """Whether ``X`` is a scipy.sparse matrix or array (scipy imported only if it is already loaded)."""
+  import sys
+  sp = sys.modules.get("scipy.sparse")
+  return sp is not None and sp.issparse(X)
+
+
+def _check_sparse_xy(X, y):
+  """:func:`_check_xy` for a scipy.sparse ``X``: returns ``X`` as CSC of one float dtype (a copy only
+  where the format or dtype changes; never dense) and ``y`` as a jnp array of that dtype."""
+  X_shape, y_shape = X.shape, np.shape(y)
+  if len(X_shape) != 2:
+    raise ValueError(f"X must be a 2-D array (n_samples, n_features), got shape {X_shape}.")
+  if len(y_shape) != 1:
+    raise ValueError(f"y must be a 1-D array (n_samples,), got shape {y_shape}.")
+  if X_shape[0] != y_shape[0]:
+    raise ValueError(
+        f"X and y have different numbers of samples: X has {X_shape[0]} rows, y has {y_shape[0]}.")
+  if X_shape[0] < 1 or X_shape[1] < 1:
+    raise ValueError(f"X must have at least one sample and one feature, got shape {X_shape}.")
+  for name, dt in (("X", X.dtype), ("y", getattr(y, "dtype", np.asarray(y).dtype))):
+    if np.dtype(dt).kind not in "biuf":
+      raise ValueError(f"{name} must hold real numbers, got dtype {dt}.")
+  if _trees.is_traced(y):
+    raise ValueError("y must be concrete (not traced) when X is a scipy.sparse matrix: sparse X is converted "
+                     "on the host, outside of jit.")
+  dtype = np.dtype(jnp.result_type(float, X.dtype, np.asarray(y).dtype))
+  X = X.tocsc()
+  if not np.isfinite(X.data).all():
+    raise ValueError("X contains NaN or inf (in its stored entries of the sparse matrix); remove or impute "
+                     "those entries first.")
+  if not np.isfinite(np.asarray(y)).all():
+    raise ValueError("y contains NaN or inf; remove or impute those entries first.")
+  for name, a in (("X", X.data), ("y", np.asarray(y))):
+    with np.errstate(over="ignore"):
+      if not np.isfinite(a.astype(dtype)).all():
+        raise ValueError(
+            f"{name} has values too large for {dtype} (max |{name}| = {np.max(np.abs(a)):.3g}): rescale it, or "
+            "use float64 (jax.config.update('jax_enable_x64', True)).")
+  if X.dtype != dtype:
+    X = X.astype(dtype)
+  return X, jnp.asarray(y, dtype)

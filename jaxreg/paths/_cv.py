@@ -11,24 +11,38 @@ import numpy as np
 
 from jaxreg import _trees
 from jaxreg.paths._cd import _alpha_grid, _data_gaps, _gram_path, _schedule, _sorted_alphas
-from jaxreg.paths._checks import _check_alphas, _check_common, _check_finite, _check_xy, _report, _Status
+from jaxreg.paths._checks import (
+  _check_alphas,
+  _check_common,
+  _check_finite,
+  _check_sample_weight,
+  _check_xy,
+  _normalized_sqrt_weights,
+  _report,
+  _Status,
+)
 
 
 class EnetCVResult(NamedTuple):
-  """What :func:`enet_cv` returns (scikit-learn's ``LassoCV`` attribute in brackets).
+  """What :func:`enet_cv` returns (scikit-learn's ``ElasticNetCV`` attribute in brackets).
 
   Attributes:
     alpha: the selected alpha, minimizing the mean over folds of ``mse_path`` (``alpha_``).
-    alphas: the grid, decreasing, ``(n_alphas,)`` (``alphas_``).
-    mse_path: held-out mean squared error, ``(n_alphas, n_folds)`` (``mse_path_``).
-    coef: the fit on all data at ``alpha``, ``(n_features,)`` (``coef_``).
-    intercept: its intercept, ``mean(y) − mean(X)·coef`` (0 without intercept) (``intercept_``).
+    alphas: the grid, decreasing, ``(n_alphas,)``; with a list of ``l1_ratio``, one grid per
+      ``l1_ratio``, ``(n_l1_ratio, n_alphas)`` (``alphas_``).
+    mse_path: held-out mean squared error (weighted by ``sample_weight`` if given), ``(n_alphas,
+      n_folds)``; with a list of ``l1_ratio``, ``(n_l1_ratio, n_alphas, n_folds)`` (``mse_path_``).
+    coef: the fit on all data at ``alpha`` (and ``l1_ratio``), ``(n_features,)`` (``coef_``).
+    intercept: its intercept, ``ȳ − x̄ᵀcoef`` with the (weighted) means (0 without intercept)
+      (``intercept_``).
+    l1_ratio: the selected ``l1_ratio`` (the given one when it is a scalar) (``l1_ratio_``).
   """
   alpha: jax.Array
   alphas: jax.Array
   mse_path: jax.Array
   coef: jax.Array
   intercept: jax.Array
+  l1_ratio: jax.Array
 
 
 def _kfold(n, k):
@@ -82,114 +96,185 @@ def _is_partition(tr, te, n):
   return both.size == n and np.unique(both).size == n
 
 
+def _best(mse_path):
+  """The first ``(l1_ratio, alpha)`` (row-major, as ``ElasticNetCV``'s loops) of least mean error over
+  folds, ``mse_path``: ``(L, A, k)``; NaN errors (possible only under a trace: outside one they raise)
+  never win. Returns the two indices."""
+  mean = jnp.mean(mse_path, -1)
+  flat = jnp.argmin(jnp.where(jnp.isnan(mean), jnp.inf, mean).reshape(-1))
+  return flat // mean.shape[1], flat % mean.shape[1]
+
+
 def _best_alpha(mse_path):
-  """The first alpha of least mean error over folds; NaN errors (possible only under a trace: outside
-  one they raise) never win."""
-  mean = jnp.mean(mse_path, 1)
-  return jnp.argmin(jnp.where(jnp.isnan(mean), jnp.inf, mean))
+  """The index of the first alpha of least mean error over folds (``mse_path``: ``(A, k)``), NaN never winning."""
+  return _best(mse_path[None])[1]
 
 
-@jax.jit(static_argnames=("n_alphas", "fit_intercept", "complement", "batch_refit", "solver"))
-def _enet_cv_jit(X, y, alphas, l1_ratio, eps, tol, max_iter, tr_idx, tr_w, te_idx, te_w, *,
-                 n_alphas, fit_intercept, complement, batch_refit, solver):
+@jax.jit(static_argnames=("n_alphas", "fit_intercept", "complement", "batch_refit", "solver", "multi"))
+def _enet_cv_jit(X, y, sw, alphas, l1_ratio, eps, tol, max_iter, tr_idx, tr_w, te_idx, te_w, *,
+                 n_alphas, fit_intercept, complement, batch_refit, solver, multi):
   n, p = X.shape
   dt = X.dtype
-  tr_w, te_w = tr_w.astype(dt), te_w.astype(dt)
-  l1_ratio = jnp.asarray(l1_ratio, dt)
-  x_mean, y_mean = jnp.mean(X, 0), jnp.mean(y)
+  sw, tr_w, te_w = sw.astype(dt), tr_w.astype(dt), te_w.astype(dt)
+  l1s = jnp.reshape(jnp.asarray(l1_ratio, dt), (-1,))  # (L,)
+  s_all = jnp.sum(sw)
+  x_mean, y_mean = sw @ X / s_all, sw @ y / s_all  # weighted means (sw = 1: the plain ones)
   if fit_intercept:  # global centering; fold centering below is exact on top of it
     X, y = X - x_mean, y - y_mean
-  G, Xy = X.T @ X, X.T @ y
-  alphas = _alpha_grid(Xy, n, l1_ratio, eps, n_alphas) if n_alphas else _sorted_alphas(alphas, dt)
+  Xw = X * sw[:, None]
+  G, Xy, yy = Xw.T @ X, Xw.T @ y, y @ (sw * y)
+  if n_alphas:  # one grid per l1_ratio, on the full (weighted, centered) data, as ElasticNetCV
+    alphas = jax.vmap(lambda r: _alpha_grid(Xy, s_all, r, eps, n_alphas))(l1s)
+  else:
+    alphas = jnp.broadcast_to(_sorted_alphas(alphas, dt), (l1s.shape[0], alphas.shape[0]))
 
   def fold_stats(tr_i, tr_m, te_i, te_m):
+    # Weighted sums over the fold's training rows. The fold's loss is the weighted mean
+    # Σ s_i r_i²/(2Σs_i): scikit-learn's rescaling of the training weights to sum to n_train,
+    # written with n = Σ s_i (the same objective, gaps and tol).
     if complement:  # train = all rows minus the test rows: one small Gram per fold
-      Xs, ys = X[te_i] * te_m[:, None], y[te_i] * te_m
-      n_tr = n - jnp.sum(te_m)
-      sx, sy = jnp.sum(X, 0) - jnp.sum(Xs, 0), jnp.sum(y) - jnp.sum(ys)
-      Q, q, yy = G - Xs.T @ Xs, Xy - Xs.T @ ys, y @ y - ys @ ys
+      ws = sw[te_i] * te_m
+      Xs, ys = X[te_i], y[te_i]
+      Xsw = Xs * ws[:, None]
+      s_tr = s_all - jnp.sum(ws)
+      sx, sy = sw @ X - ws @ Xs, sw @ y - ws @ ys
+      Q, q, yy_f = G - Xsw.T @ Xs, Xy - Xsw.T @ ys, yy - ys @ (ws * ys)
     else:
-      Xt, yt = X[tr_i] * tr_m[:, None], y[tr_i] * tr_m
-      n_tr = jnp.sum(tr_m)
-      sx, sy = jnp.sum(Xt, 0), jnp.sum(yt)
-      Q, q, yy = Xt.T @ Xt, Xt.T @ yt, yt @ yt
-    mx, my = (sx / n_tr, sy / n_tr) if fit_intercept else (jnp.zeros(p, dt), jnp.zeros((), dt))
-    Q = Q - n_tr * jnp.outer(mx, mx)
-    q = q - n_tr * mx * my
-    yy = yy - n_tr * my * my
-    return Q, q, yy, n_tr, mx, my
+      wt = sw[tr_i] * tr_m
+      Xt, yt = X[tr_i], y[tr_i]
+      Xtw = Xt * wt[:, None]
+      s_tr = jnp.sum(wt)
+      sx, sy = wt @ Xt, wt @ yt
+      Q, q, yy_f = Xtw.T @ Xt, Xtw.T @ yt, yt @ (wt * yt)
+    mx, my = (sx / s_tr, sy / s_tr) if fit_intercept else (jnp.zeros(p, dt), jnp.zeros((), dt))
+    Q = Q - s_tr * jnp.outer(mx, mx)
+    q = q - s_tr * mx * my
+    yy_f = yy_f - s_tr * my * my
+    return Q, q, yy_f, s_tr, mx, my
 
   # batch_refit: the last "fold" is the full data (no test rows), its path holds the refit at every alpha
   # (one solver in the program, faster to compile; with all alphas in parallel and p ≤ 64 it costs about
   # as much as the separate refit).
-  Q, q, yy_f, n_tr, mx, my = jax.vmap(fold_stats)(tr_idx, tr_w, te_idx, te_w)
-  W, gap, bound, it, stalled = _gram_path(Q, q, yy_f, n_tr, alphas, l1_ratio, tol, max_iter, solver)
-  k = W.shape[0] - 1 if batch_refit else W.shape[0]  # the folds
+  Q, q, yy_f, s_tr, mx, my = jax.vmap(fold_stats)(tr_idx, tr_w, te_idx, te_w)
+  path = lambda a, r: _gram_path(Q, q, yy_f, s_tr, a, r, tol, max_iter, solver)
+  if multi:  # every l1_ratio with its grid: (L, F, A, ...)
+    W, gap, bound, it, stalled = jax.vmap(path)(alphas, l1s)
+  else:
+    W, gap, bound, it, stalled = (x[None] for x in path(alphas[0], l1s[0]))
+  k = W.shape[1] - 1 if batch_refit else W.shape[1]  # the folds
 
   def fold_mse(W, mx, my, te_i, te_m):
     pred = X[te_i] @ W.T + (my - W @ mx)  # (n_test, A)
-    return jnp.sum(te_m[:, None] * (pred - y[te_i][:, None]) ** 2, 0) / jnp.sum(te_m)
+    wte = sw[te_i] * te_m  # scikit-learn: np.average(residues**2, weights=sw_test)
+    return jnp.sum(wte[:, None] * (pred - y[te_i][:, None]) ** 2, 0) / jnp.sum(wte)
 
-  mse = jax.vmap(fold_mse)(W[:k], mx[:k], my[:k], te_idx[:k], te_w[:k])
-  mse_path = mse.T  # (n_alphas, n_folds)
-  best = _best_alpha(mse_path)
-  alpha = alphas[best]
-  scale = yy_f / n_tr
+  mse = jax.vmap(lambda W: jax.vmap(fold_mse)(W[:k], mx[:k], my[:k], te_idx[:k], te_w[:k]))(W)  # (L, k, A)
+  mse_path = jnp.swapaxes(mse, 1, 2)  # (L, A, k)
+  bl, ba = _best(mse_path)
+  alpha, l1_best = alphas[bl, ba], l1s[bl]
+  scale = yy_f / s_tr
   finite = lambda *a: jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in a]))
-  folds = (W[:k], gap[:k], _Status(bound[:k], it[:k], stalled[:k], scale[:k, None], finite(Q[:k], q[:k], yy_f[:k])))
+  folds = (W[:, :k], gap[:, :k], _Status(bound[:, :k], it[:, :k], stalled[:, :k], scale[:k, None],
+                                         finite(Q[:k], q[:k], yy_f[:k])))
   if batch_refit:
-    coef = W[-1, best]
-    refit = (coef[None], gap[-1, best][None], _Status(bound[-1, best][None], it[-1, best][None],
-                                                      stalled[-1, best][None], scale[-1], finite(Q[-1], q[-1], yy_f[-1])))
+    pick = lambda x: x[bl, -1, ba][None]
+    coef = W[bl, -1, ba]
+    refit = (coef[None], pick(gap), _Status(pick(bound), pick(it), pick(stalled), scale[-1],
+                                            finite(Q[-1], q[-1], yy_f[-1])))
   else:  # a path on the full data would cost as much as a fold's: refit at alpha only, from w = 0
-    yy = y @ y
     coef, *info = (x[0] for x in _gram_path(
-        G[None], Xy[None], yy[None], jnp.full(1, n, dt), alpha[None], l1_ratio, tol, max_iter,
-        solver._replace(chunk=1)))
+        G[None], Xy[None], yy[None], s_all[None], alpha[None], l1_best, tol, max_iter, solver._replace(chunk=1)))
     coef = coef[0]
-    refit = (coef[None], info[0], _Status(*info[1:], yy / n, finite(G, Xy, yy)))
+    refit = (coef[None], info[0], _Status(*info[1:], yy / s_all, finite(G, Xy, yy)))
   intercept = (y_mean - x_mean @ coef) if fit_intercept else jnp.zeros((), dt)
-  return EnetCVResult(alpha, alphas, mse_path, coef, intercept), folds, refit
+  if not multi:
+    alphas, mse_path, l1_best = alphas[0], mse_path[0], jnp.reshape(jnp.asarray(l1_ratio, dt), ())
+  return EnetCVResult(alpha, alphas, mse_path, coef, intercept, l1_best), folds, refit
+
+
+def _check_l1_ratios(l1_ratio, integer_alphas):
+  """A scalar ``l1_ratio`` (returned as is) or a non-empty 1-D list of them (returned as an array);
+  each in ``[0, 1]`` (checked when concrete), and ``> 0`` with an automatic grid. Returns
+  ``(l1_ratio, is_list)``."""
+  if np.ndim(l1_ratio) == 0 or isinstance(l1_ratio, (str, bytes)):
+    return l1_ratio, False
+  if _trees.is_traced(l1_ratio):
+    arr = l1_ratio
+  else:
+    try:
+      arr = np.asarray(l1_ratio)
+    except (TypeError, ValueError):
+      raise ValueError(f"l1_ratio must be a number in [0, 1] or a 1-D list of them, got {l1_ratio!r}.") from None
+  if arr.ndim != 1 or arr.shape[0] < 1:
+    raise ValueError(f"l1_ratio must be a number in [0, 1] or a non-empty 1-D list of them, got shape "
+                     f"{np.shape(arr)}.")
+  if not _trees.is_traced(arr):
+    if arr.dtype == object:
+      raise ValueError(f"l1_ratio must be a list of numbers in [0, 1], got {l1_ratio!r}.")
+    _trees.check("l1_ratio", arr, high=1.0)
+    if integer_alphas and np.any(arr == 0):
+      raise ValueError(
+          f"alphas as an integer (an automatic grid) needs every l1_ratio > 0, got l1_ratio={l1_ratio!r}: the "
+          "grid starts at max|X^T y|/(n*l1_ratio); pass an explicit array of alphas instead.")
+  else:
+    _trees.check("l1_ratio", arr)  # dtype only
+  return arr, True
 
 
 def enet_cv(X, y, *, l1_ratio=1.0, alphas=100, eps=1e-3, folds=5, tol=1e-4, max_iter=1000,
-            fit_intercept=True, solver=None):
+            fit_intercept=True, sample_weight=None, solver=None):
   r"""K-fold cross-validated elastic net: scikit-learn's ``LassoCV`` / ``ElasticNetCV``, one program.
 
-  For every fold and every alpha, fits the :func:`enet_path` objective
+  For every fold, every alpha (and every ``l1_ratio`` of a list), fits the :func:`enet_path` objective
 
-  .. math:: \min_{w, b} \frac{1}{2n_{\mathrm{train}}}\|y - Xw - b\|^2 + \alpha\rho\|w\|_1 + \frac{\alpha(1-\rho)}{2}\|w\|^2
+  .. math:: \min_{w, b} \frac{1}{2\sum_i s_i}\sum_i s_i (y_i - x_i^\top w - b)^2
+     + \alpha\rho\|w\|_1 + \frac{\alpha(1-\rho)}{2}\|w\|^2
 
-  on the training rows and records the mean squared error on the test rows; all
-  folds × alphas run as one batch in one compiled program (the folds' Gram
-  matrices are ``XᵀX − X_testᵀX_test`` when the folds partition the rows, so the
-  data are multiplied twice, not once per fold). As in scikit-learn: the
-  alpha grid is computed once on the full data (centered when
-  ``fit_intercept``), each fold's training data is centered with its own means
-  (the intercept ``b = ȳ_train − x̄_trainᵀw`` is not penalized), the selected
-  alpha minimizes the mean over folds of the test MSE (the first such alpha), and
-  ``coef`` is the fit on all data at that alpha, from ``w = 0`` (when all alphas
-  run in parallel and ``n_features ≤ 64``, solved in the same batch as the folds,
-  as one more path).
+  on the training rows (``s_i = 1`` without ``sample_weight``: the mean squared error over
+  ``n_train``) and records the (``s``-weighted) mean squared error on the test rows; all
+  ``l1_ratio`` × folds × alphas run as one batch in one compiled program (the folds' Gram
+  matrices are ``XᵀSX − X_testᵀS_testX_test`` when the folds partition the rows, so the
+  data are multiplied twice, not once per fold). As in scikit-learn's ``ElasticNetCV``: the
+  alpha grid is computed on the full data (centered with the weighted means when
+  ``fit_intercept``), one grid per ``l1_ratio``; each fold's training data is centered with
+  its own weighted means (the intercept ``b = ȳ_train − x̄_trainᵀw`` is not penalized); the
+  selected ``(l1_ratio, alpha)`` minimizes the mean over folds of the test MSE (the first
+  such pair, ``l1_ratio`` major); and ``coef`` is the fit on all data at that pair, from
+  ``w = 0`` (when all alphas run in parallel and ``n_features ≤ 64``, solved in the same
+  batch as the folds, as one more path). Sample weights follow ``ElasticNetCV.fit``: the
+  training loss of each fold is the weighted mean (scikit-learn rescales the training
+  weights to sum to ``n_train``: the same objective), the held-out error is
+  ``np.average(residuals², weights=s_test)``, and the refit uses all weights.
 
   Args:
     X: ``(n_samples, n_features)``.
     y: ``(n_samples,)``.
-    l1_ratio: ``ρ`` in ``[0, 1]`` (``1``: ``LassoCV``); may be traced.
-    alphas: an int (grid size, see :func:`enet_path`) or a 1-D array of alphas ``> 0``.
+    l1_ratio: ``ρ`` in ``[0, 1]`` (``1``: ``LassoCV``), or a 1-D list of them (then the result's
+      ``alphas`` and ``mse_path`` gain a leading ``n_l1_ratio`` axis, scikit-learn's layout); may be
+      traced.
+    alphas: an int (grid size, see :func:`enet_path`; with a list of ``l1_ratio`` every one of
+      them must be ``> 0``) or a 1-D array of alphas ``> 0`` (then shared by every ``l1_ratio``).
     eps: ``alpha_min / alpha_max`` of the automatic grid.
     folds: an int ``k`` (scikit-learn's unshuffled ``KFold(k)``: contiguous test
       blocks) or a sequence of ``(train_indices, test_indices)`` pairs.
     tol, max_iter, solver: as :func:`enet_path` (``tol``
-      is relative to each fold's centered ``‖y_train‖²``; the folds' gaps are those of
+      is relative to each fold's centered, weighted ``Σs y²/Σs``; the folds' gaps are those of
       the Gram form, the refit's are checked as :func:`enet_path`'s).
-    fit_intercept: center per fold and fit an intercept.
+    fit_intercept: center per fold (with the weighted means) and fit an intercept.
+    sample_weight: ``None``, a positive scalar (the same as ``None``) or ``(n_samples,)`` weights
+      ``≥ 0``, not all 0; every fold needs training and test rows of positive total weight.
 
   Returns:
-    :class:`EnetCVResult` ``(alpha, alphas, mse_path, coef, intercept)`` with
-    ``mse_path`` of shape ``(n_alphas, n_folds)``. Warnings and errors as
+    :class:`EnetCVResult` ``(alpha, alphas, mse_path, coef, intercept, l1_ratio)`` with
+    ``mse_path`` of shape ``(n_alphas, n_folds)`` (a list of ``l1_ratio``:
+    ``(n_l1_ratio, n_alphas, n_folds)``). Warnings and errors as
     :func:`enet_path` (for the folds and for the refit); outside of ``jit`` never a
     non-finite result, and never a NaN error selected.
+
+  Raises:
+    ValueError: bad arguments (named; an ``l1_ratio`` outside ``[0, 1]``, a negative, NaN or
+      all-zero ``sample_weight`` or one of the wrong length), non-finite ``X``/``y``, or a
+      non-finite solution.
 
   Example:
     >>> from sklearn.datasets import load_diabetes
@@ -197,16 +282,28 @@ def enet_cv(X, y, *, l1_ratio=1.0, alphas=100, eps=1e-3, folds=5, tol=1e-4, max_
     >>> res = jaxreg.paths.enet_cv(X, y, folds=5)   # lasso (l1_ratio=1), 100 alphas, 5 folds
     >>> res.mse_path.shape, res.coef.shape
     ((100, 5), (10,))
+    >>> res = jaxreg.paths.enet_cv(X, y, l1_ratio=[0.1, 0.5, 1.0], alphas=20, folds=3)
+    >>> res.mse_path.shape, res.alphas.shape   # ElasticNetCV(l1_ratio=[...])'s layout
+    ((3, 20, 3), (3, 20))
 
   References:
-    ``sklearn.linear_model.LassoCV``; Hastie, Tibshirani & Friedman, *The
+    ``sklearn.linear_model.ElasticNetCV``, ``LassoCV``; Hastie, Tibshirani & Friedman, *The
     Elements of Statistical Learning*, 2nd ed., §7.10.
   """
   X, y = _check_xy(X, y)
-  max_iter = _check_common(l1_ratio, tol, max_iter)
-  n_alphas = _check_alphas(alphas, l1_ratio, eps)
   n, p = X.shape
+  sw = _check_sample_weight(sample_weight, n, X.dtype)
+  integer_alphas = np.ndim(alphas) == 0 and not _trees.is_traced(alphas)
+  l1_ratio, multi = _check_l1_ratios(l1_ratio, integer_alphas)
+  max_iter = _check_common(0.5 if multi else l1_ratio, tol, max_iter)
+  n_alphas = _check_alphas(alphas, 1.0 if multi else l1_ratio, eps)
   pairs = _check_folds(folds, n)
+  if sw is not None and not _trees.is_traced(sw):
+    s = np.asarray(sw)
+    for i, (tr, te) in enumerate(pairs):
+      if not (s[tr].sum() > 0 and s[te].sum() > 0):
+        raise ValueError(f"sample_weight is 0 on every {'training' if not s[tr].sum() > 0 else 'test'} row of "
+                         f"fold {i}: every fold needs rows of positive weight on both sides.")
   n_grid = n_alphas or np.shape(alphas)[0]
   solver = _schedule(p, n_grid, solver)
   batch_refit = solver.chunk == n_grid and p <= 64  # small p: one more family costs little; large p: ~1/k more flops
@@ -216,12 +313,19 @@ def enet_cv(X, y, *, l1_ratio=1.0, alphas=100, eps=1e-3, folds=5, tol=1e-4, max_
   tr_idx, tr_w = _padded([tr for tr, _ in pairs])
   te_idx, te_w = _padded([te for _, te in pairs])
   res, folds_out, refit = _enet_cv_jit(
-      X, y, None if n_alphas else alphas, l1_ratio, eps, tol, max_iter,
-      tr_idx, tr_w, te_idx, te_w, n_alphas=n_alphas, fit_intercept=bool(fit_intercept),
-      complement=complement, batch_refit=batch_refit, solver=solver)
+      X, y, jnp.ones(n, X.dtype) if sw is None else sw, None if n_alphas else alphas, l1_ratio, eps, tol,
+      max_iter, tr_idx, tr_w, te_idx, te_w, n_alphas=n_alphas, fit_intercept=bool(fit_intercept),
+      complement=complement, batch_refit=batch_refit, solver=solver, multi=multi)
   coef, gap, status = refit
-  gap, bound = _data_gaps(X, y, coef, jnp.reshape(res.alpha, (1,)), l1_ratio, gap, status.bounds,
-                          tol * status.scale, center=bool(fit_intercept))
+  Xg, yg, center = X, y, bool(fit_intercept)
+  if sw is not None:  # the refit's data as enet_path's: weighted centering, rows scaled by √(s·n/Σs)
+    root = _normalized_sqrt_weights(sw, n)
+    if center:
+      xm, ym = sw @ X / jnp.sum(sw), sw @ y / jnp.sum(sw)
+      Xg, yg = X - xm, y - ym
+    Xg, yg, center = Xg * root[:, None], yg * root, False
+  gap, bound = _data_gaps(Xg, yg, coef, jnp.reshape(res.alpha, (1,)), res.l1_ratio, gap, status.bounds,
+                          tol * status.scale, center=center)
   refit = (coef, gap, status._replace(bounds=bound))
   _check_finite("enet_cv (folds)", X, y, *folds_out)
   _check_finite("enet_cv (refit)", X, y, *refit)
