@@ -57,9 +57,7 @@ class PathInfo:
     return iter((self.alphas, self.coefs))
 
 
-def _check_xy(X, y):
-  """Shapes, dtype and finiteness of the data; returns jnp arrays of one float dtype."""
-  X_shape, y_shape = np.shape(X), np.shape(y)
+def _check_shapes(X_shape, y_shape):
   if len(X_shape) != 2:
     raise ValueError(f"X must be a 2-D array (n_samples, n_features), got shape {X_shape}.")
   if len(y_shape) != 1:
@@ -69,6 +67,11 @@ def _check_xy(X, y):
         f"X and y have different numbers of samples: X has {X_shape[0]} rows, y has {y_shape[0]}.")
   if X_shape[0] < 1 or X_shape[1] < 1:
     raise ValueError(f"X must have at least one sample and one feature, got shape {X_shape}.")
+
+
+def _check_xy(X, y):
+  """Shapes, dtype and finiteness of the data; returns jnp arrays of one float dtype."""
+  _check_shapes(np.shape(X), np.shape(y))
   for name, a in (("X", X), ("y", y)):
     kind = np.dtype(a.dtype if hasattr(a, "dtype") else np.asarray(a).dtype).kind
     if kind not in "biuf":
@@ -245,16 +248,7 @@ def _is_sparse(X):
 def _check_sparse_xy(X, y):
   """:func:`_check_xy` for a scipy.sparse ``X``: returns ``X`` as CSC of one float dtype (a copy only
   where the format or dtype changes; never dense) and ``y`` as a jnp array of that dtype."""
-  X_shape, y_shape = X.shape, np.shape(y)
-  if len(X_shape) != 2:
-    raise ValueError(f"X must be a 2-D array (n_samples, n_features), got shape {X_shape}.")
-  if len(y_shape) != 1:
-    raise ValueError(f"y must be a 1-D array (n_samples,), got shape {y_shape}.")
-  if X_shape[0] != y_shape[0]:
-    raise ValueError(
-        f"X and y have different numbers of samples: X has {X_shape[0]} rows, y has {y_shape[0]}.")
-  if X_shape[0] < 1 or X_shape[1] < 1:
-    raise ValueError(f"X must have at least one sample and one feature, got shape {X_shape}.")
+  _check_shapes(X.shape, np.shape(y))
   for name, dt in (("X", X.dtype), ("y", getattr(y, "dtype", np.asarray(y).dtype))):
     if np.dtype(dt).kind not in "biuf":
       raise ValueError(f"{name} must hold real numbers, got dtype {dt}.")
