@@ -25,12 +25,7 @@ WS = paths.SolverOptions(method="working_set")
 GRAM = paths.SolverOptions(method="gram")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def x64():
-  old = jax.config.jax_enable_x64
-  jax.config.update("jax_enable_x64", True)
-  yield
-  jax.config.update("jax_enable_x64", old)
+pytestmark = pytest.mark.usefixtures("x64")   # float64, as scikit-learn computes (tests/conftest.py)
 
 
 def wide(n, p, seed=0, k=5, rho=0.2):
