@@ -574,5 +574,6 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-  jaxreg.use_cpu_devices()   # every core a JAX device, before JAX starts: the sweep shards over them
+  # One CPU device: the ridge sweep (an SVD with singular vectors in every run) hung on 2 host CPU devices
+  # (jax 0.10.2; see jaxreg.use_cpu_devices).
   main()

@@ -33,6 +33,13 @@ def use_cpu_devices(n: int | None = None) -> int:
   accelerator, ``jax.devices()`` lists the accelerator's devices and sweeps
   run there; pass ``devices=jax.devices("cpu")`` to sweep on the CPU devices.
 
+  Known problem (jax 0.10.2 on a 2-core CPU, reproduced): a sweep whose function
+  computes an SVD with singular vectors (``jnp.linalg.svd``, and so
+  :func:`jaxreg.paths.ridge_path` called inside the swept function) hung on
+  2 host CPU devices: both device executions wait in XLA's CPU runtime and no
+  thread runs. The same SVD vmapped and sharded outside of a sweep, and MLP
+  training sweeps, ran fine. For such a sweep pass ``devices=jax.devices()[:1]``.
+
   Args:
     n: number of CPU devices, an int ``>= 1``; ``None`` means ``os.cpu_count()``.
 
