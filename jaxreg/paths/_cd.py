@@ -475,6 +475,21 @@ class SolverOptions(NamedTuple):
 _METHODS = ("auto", "gram", "working_set")
 
 
+def _checked_options(solver):
+  """``solver`` (``SolverOptions`` or ``None``) validated, ``None`` fields kept: every field named in its error."""
+  if solver is None:
+    solver = SolverOptions()
+  if not isinstance(solver, SolverOptions):
+    raise ValueError(f"solver must be a jaxreg.paths.SolverOptions or None, got {solver!r}.")
+  if not isinstance(solver.method, str) or solver.method not in _METHODS:
+    raise ValueError(f"solver.method must be one of {', '.join(map(repr, _METHODS))}, got {solver.method!r}.")
+  return SolverOptions(_trees.check_int("solver.chunk", solver.chunk, low=1, allow_none=True),
+                       _trees.check_int("solver.block", solver.block, low=1, allow_none=True),
+                       _trees.check_int("solver.check_every", solver.check_every, low=1, allow_none=True),
+                       _trees.check_int("solver.anderson", solver.anderson, low=0, allow_none=True),
+                       solver.method)
+
+
 def _schedule(p, n_alphas, solver):
   """``solver`` (``SolverOptions`` or ``None``) validated, with the measured defaults filled in.
 
@@ -484,20 +499,11 @@ def _schedule(p, n_alphas, solver):
   checked every 2 epochs (a chunk runs at least that many), no extrapolation
   (warm starts already leave few epochs to save).
   """
-  if solver is None:
-    solver = SolverOptions()
-  if not isinstance(solver, SolverOptions):
-    raise ValueError(f"solver must be a jaxreg.paths.SolverOptions or None, got {solver!r}.")
-  chunk = _trees.check_int("solver.chunk", solver.chunk, low=1, allow_none=True)
-  block = _trees.check_int("solver.block", solver.block, low=1, allow_none=True)
-  check_every = _trees.check_int("solver.check_every", solver.check_every, low=1, allow_none=True)
-  anderson = _trees.check_int("solver.anderson", solver.anderson, low=0, allow_none=True)
-  if not isinstance(solver.method, str) or solver.method not in _METHODS:
-    raise ValueError(f"solver.method must be one of {', '.join(map(repr, _METHODS))}, got {solver.method!r}.")
+  chunk, block, check_every, anderson, method = _checked_options(solver)
   if chunk is None:
     chunk = n_alphas if p <= 64 else -(-n_alphas * p // 2000)
   chunk = min(chunk, n_alphas)
   parallel = chunk == n_alphas
   check_every = (10 if parallel else 2) if check_every is None else check_every
   anderson = (5 if parallel else 0) if anderson is None else anderson
-  return SolverOptions(chunk, block, check_every, anderson, solver.method)
+  return SolverOptions(chunk, block, check_every, anderson, method)

@@ -10,7 +10,14 @@ from jax import lax
 
 from jaxreg import _trees
 from jaxreg._leaf import group_shrink
-from jaxreg.paths._cd import _ROUNDING_SAFETY, _STALL_ULPS, SolverOptions, _alpha_grid, _sorted_alphas, _unit_roundoff
+from jaxreg.paths._cd import (
+  _ROUNDING_SAFETY,
+  _STALL_ULPS,
+  _alpha_grid,
+  _checked_options,
+  _sorted_alphas,
+  _unit_roundoff,
+)
 from jaxreg.paths._checks import (
   PathInfo,
   _check_alphas,
@@ -239,12 +246,8 @@ def multitask_enet_path(X, Y, *, l1_ratio=0.5, alphas=100, eps=1e-3, tol=1e-4, m
   max_iter = _check_common(l1_ratio, tol, max_iter)
   n_alphas = _check_alphas(alphas, l1_ratio, eps)
   A = n_alphas or np.shape(alphas)[0]
-  if solver is None:
-    solver = SolverOptions()
-  if not isinstance(solver, SolverOptions):
-    raise ValueError(f"solver must be a jaxreg.paths.SolverOptions or None, got {solver!r}.")
-  chunk = _trees.check_int("solver.chunk", solver.chunk, low=1, allow_none=True)
-  check_every = _trees.check_int("solver.check_every", solver.check_every, low=1, allow_none=True)
+  solver = _checked_options(solver)
+  chunk, check_every = solver.chunk, solver.check_every
   if solver.block is not None or solver.anderson not in (None, 0):
     raise ValueError(f"solver.block and solver.anderson are not used by multitask_enet_path; leave them None, "
                      f"got {solver!r}.")
