@@ -286,3 +286,90 @@ def test_sparse_with_sample_weight_equals_sklearn():
     ref = ElasticNet(alpha=float(a[i]), l1_ratio=0.6, fit_intercept=False, tol=1e-12, max_iter=100_000).fit(
         X, y, sample_weight=sw)
     assert rel_err(c[i], ref.coef_) <= 1e-6
+
+
+# ----------------------------------------------------------------------------- enet_cv by the working-set solver
+
+def _spy_cv(monkeypatch):
+  from jaxreg.paths import _cv
+  calls = []
+  orig = _cv._enet_cv_ws
+  monkeypatch.setattr(_cv, "_enet_cv_ws", lambda *a, **k: calls.append(1) or orig(*a, **k))
+  return calls
+
+
+def _assert_cv_equal(res, sk, coef_atol=1e-7):
+  np.testing.assert_allclose(res.alphas, sk.alphas_, rtol=1e-10)
+  np.testing.assert_allclose(res.mse_path, sk.mse_path_, rtol=1e-7)
+  assert float(res.alpha) == pytest.approx(sk.alpha_, rel=1e-12)
+  np.testing.assert_allclose(res.coef, sk.coef_, rtol=0, atol=coef_atol * np.abs(sk.coef_).max())
+  assert float(res.intercept) == pytest.approx(sk.intercept_, rel=1e-7, abs=1e-9)
+
+
+@pytest.mark.parametrize("l1_ratio,use_sw", [(1.0, False), ([0.3, 0.9], False), (1.0, True)])
+def test_enet_cv_on_wide_data_takes_the_working_set_solver_and_equals_elasticnetcv(monkeypatch, l1_ratio, use_sw):
+  from sklearn.linear_model import ElasticNetCV
+  calls = _spy_cv(monkeypatch)
+  rng = np.random.default_rng(0)
+  n, p = 48, 600   # p > max(n_train, 500): the automatic choice is the working-set solver
+  X = rng.standard_normal((n, p))
+  y = X[:, :6] @ (2 * rng.standard_normal(6)) + 0.3 * rng.standard_normal(n) + 1.0
+  sw = rng.uniform(0.2, 2.0, n) if use_sw else None
+  kw = dict(alphas=12, eps=1e-2, tol=1e-10, max_iter=100_000)
+  res = paths.enet_cv(X, y, l1_ratio=l1_ratio, folds=3, sample_weight=sw, **kw)
+  sk = ElasticNetCV(l1_ratio=l1_ratio, cv=3, **kw).fit(X, y, sample_weight=sw)
+  assert calls, "the working-set CV was not used"
+  assert res.mse_path.shape == sk.mse_path_.shape
+  _assert_cv_equal(res, sk)
+  assert float(res.l1_ratio) == sk.l1_ratio_
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_enet_cv_on_sparse_X_equals_lassocv_with_the_same_sparse_input(fit_intercept):
+  # scikit-learn's LassoCV on a CSR matrix centers each fold implicitly (X_offset); so does jaxreg's, with the
+  # folds' means as the design's offset, X never densified.
+  from sklearn.linear_model import LassoCV
+  rng = np.random.default_rng(1)
+  X = sp.random(150, 400, density=0.03, format="csr", random_state=1)
+  y = np.asarray(X[:, :8] @ rng.standard_normal(8)).ravel() + 0.05 * rng.standard_normal(150) + 2.0
+  kw = dict(alphas=12, eps=1e-2, tol=1e-10, max_iter=100_000, fit_intercept=fit_intercept)
+  res = paths.enet_cv(X, y, folds=3, **kw)
+  sk = LassoCV(cv=3, **kw).fit(X, y)
+  _assert_cv_equal(res, sk)
+
+
+@pytest.mark.slow  # several compiled programs (> 5 s on a 2-core CPU)
+def test_enet_cv_sample_weight_correctness_with_the_working_set_solver():
+  # sklearn's test_enet_cv_sample_weight_correctness (integer weights on one CV group = repeated rows), run
+  # through the working-set CV (forced: the data are small), against ElasticNetCV on the repeated rows.
+  from sklearn.linear_model import ElasticNetCV
+  from sklearn.model_selection import LeaveOneGroupOut
+  rng = np.random.RandomState(0)
+  n_splits, per_group, p = 3, 10, 5
+  X = rng.rand(n_splits * per_group, p)
+  beta = 10 * rng.rand(p)
+  beta[0:2] = 0
+  y = X @ beta + rng.rand(n_splits * per_group)
+  sw = np.ones(len(y))
+  sw[:per_group] = rng.randint(0, 5, size=per_group)
+  sw[0] = 3
+  groups = np.repeat(np.arange(n_splits), per_group)
+  splits = list(LeaveOneGroupOut().split(X, groups=groups))
+  kw = dict(tol=1e-10, max_iter=100_000, alphas=20)
+  res = paths.enet_cv(X, y, folds=splits, sample_weight=sw, solver=WS, **kw)
+  Xr, yr = np.repeat(X, sw.astype(int), 0), np.repeat(y, sw.astype(int), 0)
+  splits_r = list(LeaveOneGroupOut().split(Xr, groups=np.repeat(groups, sw.astype(int))))
+  _assert_cv_equal(res, ElasticNetCV(cv=splits_r, l1_ratio=1.0, **kw).fit(Xr, yr))
+
+
+def test_enet_cv_sparse_bad_inputs_are_refused():
+  X = sp.random(40, 60, density=0.1, format="csr", random_state=0)
+  y = np.arange(40.0)
+  with pytest.raises(ValueError, match="sample_weight with a sparse X and fit_intercept=True"):
+    paths.enet_cv(X, y, sample_weight=np.ones(40), folds=3, alphas=3)
+  with pytest.raises(ValueError, match="method='gram' needs a dense X"):
+    paths.enet_cv(X, y, folds=3, alphas=3, solver=GRAM)
+  bad = X.copy()
+  bad.data[0] = np.nan
+  with pytest.raises(ValueError, match="X"):
+    paths.enet_cv(bad, y, folds=3, alphas=3)

@@ -10,17 +10,20 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxreg import _trees
-from jaxreg.paths._cd import _alpha_grid, _data_gaps, _gram_path, _schedule, _sorted_alphas
+from jaxreg.paths._cd import SolverOptions, _alpha_grid, _data_gaps, _gram_path, _schedule, _sorted_alphas
 from jaxreg.paths._checks import (
   _check_alphas,
   _check_common,
   _check_finite,
   _check_sample_weight,
+  _check_sparse_xy,
   _check_xy,
+  _is_sparse,
   _normalized_sqrt_weights,
   _report,
   _Status,
 )
+from jaxreg.paths._linear import _choose_method, _solve
 
 
 class EnetCVResult(NamedTuple):
@@ -192,6 +195,96 @@ def _enet_cv_jit(X, y, sw, alphas, l1_ratio, eps, tol, max_iter, tr_idx, tr_w, t
   return EnetCVResult(alpha, alphas, mse_path, coef, intercept, l1_best), folds, refit
 
 
+def _enet_cv_ws(X, y, sw, alphas, l1_ratio, multi, n_alphas, eps, tol, max_iter, pairs, fit_intercept, options):
+  """:func:`enet_cv` by the working-set solver (wide or sparse ``X``): a loop on the host over ``l1_ratio`` ×
+  folds, each fold's path solved by :func:`jaxreg.paths._linear._solve` with the fold's (weighted) column means
+  as the design's offset (implicit for a sparse ``X``, never densified), then the refit at the selected pair.
+  The same objectives, grids, selection rule and tolerances as the batched Gram program; the folds are not
+  batched. Returns ``(result, folds, refit)`` as :func:`_enet_cv_jit` (the folds' arrays flattened over
+  ``l1_ratio`` × folds)."""
+  sparse = _is_sparse(X)
+  n, p = X.shape
+  dt = y.dtype
+  Xr = X.tocsr() if sparse else X
+  s = np.ones(n) if sw is None else np.asarray(sw, np.float64)
+  options = (options or SolverOptions())._replace(method="working_set")
+  l1s = np.reshape(np.asarray(l1_ratio, np.float64), (-1,))
+
+  def prepared(rows):
+    """The rows' centered, weighted problem: ``(X, y, offset)`` for :func:`_solve`, and ``(mx, my)``."""
+    Xf, yf, w = Xr[rows], y[rows], s[rows]
+    mx = np.asarray(Xf.T @ w).ravel() / w.sum() if fit_intercept else np.zeros(p)
+    my = float(w @ np.asarray(yf)) / w.sum() if fit_intercept else 0.0
+    mx_ = jnp.asarray(mx, dt)
+    Xf, yf = (Xf.tocsc(), yf - my) if sparse else (Xf - mx_, yf - my)
+    if sw is not None:  # the weighted mean of squares as a plain one, as enet_path
+      root = _normalized_sqrt_weights(jnp.asarray(w, dt), len(rows))
+      Xf, yf = (Xf.multiply(np.asarray(root)[:, None]).tocsc() if sparse else Xf * root[:, None]), yf * root
+    return (Xf, yf, mx_ if sparse else None), (mx_, my)
+
+  (Xa, ya, off), (x_mean, y_mean) = prepared(np.arange(n))
+  if n_alphas:  # one grid per l1_ratio, on the full (weighted, centered) data, as ElasticNetCV
+    q = _residual_xty(Xa, ya, off)
+    grids = jnp.stack([_alpha_grid(q, n, r, eps, n_alphas) for r in l1s])  # rows weighted to sum n
+  else:
+    grids = jnp.broadcast_to(_sorted_alphas(alphas, dt), (len(l1s), np.shape(alphas)[0]))
+  Ws, gaps, stats, mse = [], [], [], np.zeros((len(l1s), grids.shape[1], len(pairs)))
+  for i, r in enumerate(l1s):
+    for j, (tr, te) in enumerate(pairs):
+      (Xf, yf, off_f), (mx, my) = prepared(tr)
+      _, W, gap, status = _solve(Xf, yf, r, grids[i], 0, eps, tol, max_iter, False, off_f, options, False)
+      pred = np.asarray(Xr[te] @ np.asarray(W).T) - np.asarray(mx @ W.T)[None] + my  # (n_test, A)
+      mse[i, :, j] = s[te] @ (pred - np.asarray(y[te])[:, None]) ** 2 / s[te].sum()
+      Ws.append(W), gaps.append(gap), stats.append(status._replace(scale=jnp.reshape(status.scale, (1,))))
+  stack = lambda *a: jnp.stack(a)
+  folds = (jnp.stack(Ws), jnp.stack(gaps), jax.tree.map(stack, *stats))
+  bl, ba = (int(v) for v in _best(jnp.asarray(mse)))
+  alpha, l1_best = grids[bl, ba], l1s[bl]
+  _, W, gap, status = _solve(Xa, ya, l1_best, alpha[None], 0, eps, tol, max_iter, False, off, options, False)
+  coef = W[0]
+  intercept = jnp.asarray(y_mean - x_mean @ coef if fit_intercept else 0.0, dt)
+  mse_path = jnp.asarray(mse, dt)
+  if not multi:
+    grids, mse_path = grids[0], mse_path[0]
+  res = EnetCVResult(alpha, grids, mse_path, coef, intercept, jnp.asarray(l1_best if multi else l1_ratio, dt))
+  return res, folds, (W, gap, status)
+
+
+def _enet_cv_gram(X, y, sw, alphas, l1_ratio, multi, n_alphas, eps, tol, max_iter, pairs, fit_intercept, solver):
+  """:func:`enet_cv` by the batched Gram program :func:`_enet_cv_jit`, the refit's gaps checked from the data."""
+  n, p = X.shape
+  n_grid = n_alphas or np.shape(alphas)[0]
+  batch_refit = solver.chunk == n_grid and p <= 64  # small p: one more family costs little; large p: ~1/k more flops
+  if batch_refit:
+    pairs = pairs + [(np.arange(n), np.zeros(0, int))]  # the full data, for the refit
+  complement = all(_is_partition(tr, te, n) for tr, te in pairs)
+  tr_idx, tr_w = _padded([tr for tr, _ in pairs])
+  te_idx, te_w = _padded([te for _, te in pairs])
+  res, folds_out, refit = _enet_cv_jit(
+      X, y, jnp.ones(n, X.dtype) if sw is None else sw, None if n_alphas else alphas, l1_ratio, eps, tol,
+      max_iter, tr_idx, tr_w, te_idx, te_w, n_alphas=n_alphas, fit_intercept=fit_intercept,
+      complement=complement, batch_refit=batch_refit, solver=solver, multi=multi)
+  coef, gap, status = refit
+  Xg, yg, center = X, y, fit_intercept
+  if sw is not None:  # the refit's data as enet_path's: weighted centering, rows scaled by √(s·n/Σs)
+    root = _normalized_sqrt_weights(sw, n)
+    if center:
+      xm, ym = sw @ X / jnp.sum(sw), sw @ y / jnp.sum(sw)
+      Xg, yg = X - xm, y - ym
+    Xg, yg, center = Xg * root[:, None], yg * root, False
+  gap, bound = _data_gaps(Xg, yg, coef, jnp.reshape(res.alpha, (1,)), res.l1_ratio, gap, status.bounds,
+                          tol * status.scale, center=center)
+  return res, folds_out, (coef, gap, status._replace(bounds=bound))
+
+
+def _residual_xty(X, y, offset):
+  """``(X − 1·offsetᵀ)ᵀ y`` of a dense array or a scipy.sparse matrix, as a jnp array of ``y``'s dtype."""
+  q = np.asarray(X.T @ np.asarray(y)).ravel()
+  if offset is not None:
+    q = q - np.asarray(offset) * float(np.sum(np.asarray(y)))
+  return jnp.asarray(q, y.dtype)
+
+
 def _check_l1_ratios(l1_ratio, integer_alphas):
   """A scalar ``l1_ratio`` (returned as is) or a non-empty 1-D list of them (returned as an array);
   each in ``[0, 1]`` (checked when concrete), and ``> 0`` with an automatic grid. Returns
@@ -246,8 +339,15 @@ def enet_cv(X, y, *, l1_ratio=1.0, alphas=100, eps=1e-3, folds=5, tol=1e-4, max_
   weights to sum to ``n_train``: the same objective), the held-out error is
   ``np.average(residuals², weights=s_test)``, and the refit uses all weights.
 
+  On wide data (``n_features > max(n_train, 500)``), on a scipy.sparse ``X`` and with
+  ``solver.method="working_set"``, the folds are not one batch: each fold's path (and each
+  ``l1_ratio``'s) is solved in turn by :func:`enet_path`'s working-set solver, with the fold's
+  (weighted) column means as the design's offset (a sparse ``X`` is never densified, as
+  scikit-learn's implicit centering); the objectives, grids, selection and refit are the same.
+
   Args:
-    X: ``(n_samples, n_features)``.
+    X: ``(n_samples, n_features)``: an array, or a scipy.sparse matrix (any format; then
+      ``sample_weight`` only with ``fit_intercept=False``).
     y: ``(n_samples,)``.
     l1_ratio: ``ρ`` in ``[0, 1]`` (``1``: ``LassoCV``), or a 1-D list of them (then the result's
       ``alphas`` and ``mse_path`` gain a leading ``n_l1_ratio`` axis, scikit-learn's layout); may be
@@ -290,9 +390,10 @@ def enet_cv(X, y, *, l1_ratio=1.0, alphas=100, eps=1e-3, folds=5, tol=1e-4, max_
     ``sklearn.linear_model.ElasticNetCV``, ``LassoCV``; Hastie, Tibshirani & Friedman, *The
     Elements of Statistical Learning*, 2nd ed., §7.10.
   """
-  X, y = _check_xy(X, y)
+  sparse = _is_sparse(X)
+  X, y = _check_sparse_xy(X, y) if sparse else _check_xy(X, y)
   n, p = X.shape
-  sw = _check_sample_weight(sample_weight, n, X.dtype)
+  sw = _check_sample_weight(sample_weight, n, y.dtype)
   integer_alphas = np.ndim(alphas) == 0 and not _trees.is_traced(alphas)
   l1_ratio, multi = _check_l1_ratios(l1_ratio, integer_alphas)
   max_iter = _check_common(0.5 if multi else l1_ratio, tol, max_iter)
@@ -304,29 +405,21 @@ def enet_cv(X, y, *, l1_ratio=1.0, alphas=100, eps=1e-3, folds=5, tol=1e-4, max_
       if not (s[tr].sum() > 0 and s[te].sum() > 0):
         raise ValueError(f"sample_weight is 0 on every {'training' if not s[tr].sum() > 0 else 'test'} row of "
                          f"fold {i}: every fold needs rows of positive weight on both sides.")
+  if sparse and sw is not None and fit_intercept:
+    raise ValueError("sample_weight with a sparse X and fit_intercept=True is not supported: the weighted "
+                     "centering would make X dense; pass fit_intercept=False, or a dense X.")
   n_grid = n_alphas or np.shape(alphas)[0]
+  options = solver
   solver = _schedule(p, n_grid, solver)
-  batch_refit = solver.chunk == n_grid and p <= 64  # small p: one more family costs little; large p: ~1/k more flops
-  if batch_refit:
-    pairs.append((np.arange(n), np.zeros(0, int)))  # the full data, for the refit
-  complement = all(_is_partition(tr, te, n) for tr, te in pairs)
-  tr_idx, tr_w = _padded([tr for tr, _ in pairs])
-  te_idx, te_w = _padded([te for _, te in pairs])
-  res, folds_out, refit = _enet_cv_jit(
-      X, y, jnp.ones(n, X.dtype) if sw is None else sw, None if n_alphas else alphas, l1_ratio, eps, tol,
-      max_iter, tr_idx, tr_w, te_idx, te_w, n_alphas=n_alphas, fit_intercept=bool(fit_intercept),
-      complement=complement, batch_refit=batch_refit, solver=solver, multi=multi)
-  coef, gap, status = refit
-  Xg, yg, center = X, y, bool(fit_intercept)
-  if sw is not None:  # the refit's data as enet_path's: weighted centering, rows scaled by √(s·n/Σs)
-    root = _normalized_sqrt_weights(sw, n)
-    if center:
-      xm, ym = sw @ X / jnp.sum(sw), sw @ y / jnp.sum(sw)
-      Xg, yg = X - xm, y - ym
-    Xg, yg, center = Xg * root[:, None], yg * root, False
-  gap, bound = _data_gaps(Xg, yg, coef, jnp.reshape(res.alpha, (1,)), res.l1_ratio, gap, status.bounds,
-                          tol * status.scale, center=center)
-  refit = (coef, gap, status._replace(bounds=bound))
+  traced = any(_trees.is_traced(a) for a in (X, y, alphas, l1_ratio, tol, sw))
+  method = _choose_method(min(len(tr) for tr, _ in pairs), p, sparse, solver.method, traced, n_grid)
+  if method == "working_set":
+    res, folds_out, refit = _enet_cv_ws(X, y, sw, alphas, l1_ratio, multi, n_alphas, eps, tol, max_iter, pairs,
+                                        bool(fit_intercept), options)
+  else:
+    res, folds_out, refit = _enet_cv_gram(X, y, sw, alphas, l1_ratio, multi, n_alphas, eps, tol, max_iter, pairs,
+                                          bool(fit_intercept), solver._replace(method="gram"))
+  X = jnp.asarray(X.data) if sparse else X
   _check_finite("enet_cv (folds)", X, y, *folds_out)
   _check_finite("enet_cv (refit)", X, y, *refit)
   if not _trees.is_traced(res.mse_path) and not np.isfinite(np.asarray(res.mse_path)).all():

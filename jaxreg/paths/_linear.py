@@ -191,9 +191,20 @@ def enet_path(X, y, *, l1_ratio=0.5, alphas=100, eps=1e-3, tol=1e-4, max_iter=10
   max_iter = _check_common(l1_ratio, tol, max_iter)
   n_alphas = _check_alphas(alphas, l1_ratio, eps)
   positive = _check_positive(positive, l1_ratio)
-  options = solver
-  solver = _schedule(p, n_alphas or np.shape(alphas)[0], solver)
   traced = any(_trees.is_traced(a) for a in (X, y, alphas, l1_ratio, tol, sw))
+  alphas, W, gap, status = _solve(X, y, l1_ratio, alphas, n_alphas, eps, tol, max_iter, positive, offset, solver,
+                                  traced)
+  _check_finite("enet_path", jnp.asarray(X.data) if sparse else X, y, W, gap, status)
+  _report("enet_path", gap, status, tol, max_iter)
+  return PathInfo(alphas, W, gap, status.n_iter) if return_info else (alphas, W)
+
+
+def _solve(X, y, l1_ratio, alphas, n_alphas, eps, tol, max_iter, positive, offset, options, traced):
+  """The path of checked inputs (``X`` dense with its offset applied, or CSC with ``offset`` implicit; rows
+  already weighted) by the solver :func:`_choose_method` picks. Returns ``(alphas, W, gaps, status)``."""
+  sparse = _is_sparse(X)
+  n, p = X.shape
+  solver = _schedule(p, n_alphas or np.shape(alphas)[0], options)
   method = _choose_method(n, p, sparse, solver.method, traced, n_alphas or np.shape(alphas)[0])
   given = None if n_alphas else alphas
   if method == "gram":
@@ -201,15 +212,11 @@ def enet_path(X, y, *, l1_ratio=0.5, alphas=100, eps=1e-3, tol=1e-4, max_iter=10
         X, y, given, l1_ratio, eps, tol, max_iter, n_alphas=n_alphas, solver=solver._replace(method="gram"),
         positive=positive)
     gap, bound = _data_gaps(X, y, W, alphas, l1_ratio, gap, status.bounds, tol * status.scale, positive=positive)
-    status = status._replace(bounds=bound)
-  else:
-    D = _sparse_design(X, y.dtype, offset) if sparse else _dense_design(X)
-    alphas, ynorm2, stats_finite = _ws_grid(D, y, given, l1_ratio, eps, n_alphas=n_alphas, positive=positive)
-    W, gap, bound, it, stalled = _ws_path(D, y, alphas, l1_ratio, tol, max_iter, options or SolverOptions(), positive)
-    status = _Status(bound, it, stalled, ynorm2 / n, stats_finite)
-  _check_finite("enet_path", jnp.asarray(X.data) if sparse else X, y, W, gap, status)
-  _report("enet_path", gap, status, tol, max_iter)
-  return PathInfo(alphas, W, gap, status.n_iter) if return_info else (alphas, W)
+    return alphas, W, gap, status._replace(bounds=bound)
+  D = _sparse_design(X, y.dtype, offset) if sparse else _dense_design(X)
+  alphas, ynorm2, stats_finite = _ws_grid(D, y, given, l1_ratio, eps, n_alphas=n_alphas, positive=positive)
+  W, gap, bound, it, stalled = _ws_path(D, y, alphas, l1_ratio, tol, max_iter, options or SolverOptions(), positive)
+  return alphas, W, gap, _Status(bound, it, stalled, ynorm2 / n, stats_finite)
 
 
 def lasso_path(X, y, *, alphas=100, eps=1e-3, tol=1e-4, max_iter=1000, **kwargs):
