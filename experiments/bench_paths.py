@@ -48,9 +48,13 @@ float32 on float32 data, tol ≥ 1e-6), celer ``celer_path`` (duality gap, ``pru
 solver="irls-cd")`` (``gradient_tol``; only where ``n ≥ p`` and ``p·n_alphas ≤ 20 000``: elsewhere one call took
 3-73 s). Workloads: diabetes 100-alpha path; a 10 000 × 1 000 Toeplitz(0.5) lasso with 100 true coefficients,
 its 100-alpha path and one alpha with ~10 % nonzeros; a wide 72 × 7 129 Toeplitz(0.5) design (the leukemia
-shape), 100-alpha path to ``α_max/100`` and a 5-fold CV (scikit-learn's ``LassoCV`` against jaxreg's
-working-set path in a loop over folds, tol 1e-4; celer 0.7.4's ``LassoCV`` fails with scikit-learn 1.9); a
-sparse 20 000 × 5 000 CSC design of density 0.002. Peak RSS of a fresh process running jaxreg's 100-alpha
+shape), 100-alpha path to ``α_max/100`` and a 5-fold CV (scikit-learn's ``LassoCV`` against jaxreg's ``enet_cv``,
+which takes the working-set solver here, folds in turn; tol 1e-4; celer 0.7.4's ``LassoCV`` fails with
+scikit-learn 1.9); a
+sparse 20 000 × 5 000 CSC design of density 0.002; an L1 logistic path (no intercept, mean log-loss + α‖w‖₁) on
+standardized breast_cancer, 100 alphas to ``α_max/100``: jaxreg ``logistic_path`` (FISTA, tol on the prox-gradient
+mapping) against scikit-learn ``LogisticRegression(solver="liblinear", C=1/(n·α))`` one alpha at a time, celer
+``celer_path(pb="logreg")`` (summed loss: alphas × n) and skglm ``SparseLogisticRegression`` (warm starts). Peak RSS of a fresh process running jaxreg's 100-alpha
 path on 72 × 7 129 and 100 × 20 000 designs (``VmHWM``). The ratio is jaxreg steady / fastest matched peer
 steady (≤ 1: jaxreg fastest).
 
@@ -270,25 +274,71 @@ def matched_solvers(X, y, grid):
   return out
 
 
+def logistic_objectives(X, y, C, alphas):
+  """``mean log(1 + exp(−y±·Xw)) + α‖w‖₁`` (``y`` in {0, 1}) for each row of ``C`` (float64)."""
+  z = (2.0 * y - 1)[:, None] * (X @ np.asarray(C, np.float64).T)
+  return np.logaddexp(0, -z).mean(0) + np.asarray(alphas) * np.abs(np.asarray(C, np.float64)).sum(1)
+
+
+def logistic_solvers(X, y, grid):
+  """The L1 logistic path (no intercept, mean log-loss + α‖w‖₁) by every installed solver: ``{name: (settings,
+  make(tol))}``."""
+  from sklearn.linear_model import LogisticRegression
+  n = len(y)
+
+  def sk(tol):
+    return one_blas_thread(lambda: np.array([LogisticRegression(
+        l1_ratio=1.0, C=1 / (n * a), solver="liblinear", fit_intercept=False, tol=tol, max_iter=100_000).fit(X, y)
+        .coef_[0] for a in grid]))
+  out = {"scikit-learn LogisticRegression (liblinear)": ("C = 1/(n·alpha), one fit per alpha, tol, 1 BLAS thread", sk)}
+  X32, y32 = X.astype(np.float32), y.astype(np.float32)
+  out["jaxreg logistic_path (float64)"] = ("FISTA over all alphas, tol on the prox-gradient mapping", lambda tol: (
+      lambda: np.asarray(_block(jaxreg.paths.logistic_path(X, y, alphas=grid, tol=tol, max_iter=100_000)[1]))))
+  out["jaxreg logistic_path (float32)"] = ("as float64, on float32 data (tol ≥ 1e-5, float32's floor here)", lambda tol: (
+      lambda: np.asarray(_block(jaxreg.paths.logistic_path(X32, y32, alphas=grid.astype(np.float32), tol=max(tol, 1e-5),
+                                                            max_iter=100_000)[1]))))
+  try:
+    from celer import celer_path
+    out["celer celer_path (logreg)"] = ("summed log-loss: alphas × n; tol on the duality gap, prune=True", lambda tol: (
+        lambda: np.asarray(celer_path(X, 2.0 * y - 1, "logreg", alphas=grid * n, tol=tol, prune=True)[1]).T))
+  except ImportError:
+    pass
+  skglm = _skglm()
+  if skglm is not None:
+    def sg(tol):
+      def run():
+        est = skglm.SparseLogisticRegression(alpha=grid[0], fit_intercept=False, tol=tol, warm_start=True)
+        out = []
+        for a in grid:
+          est.alpha = a
+          out.append(est.fit(X, y).coef_.ravel().copy())
+        return np.array(out)
+      return run
+    out["skglm SparseLogisticRegression"] = ("warm starts along the path, tol on the KKT violation", sg)
+  return out
+
+
 def _time_once(fn):
   t = time.perf_counter()
   out = fn()
   return time.perf_counter() - t, out
 
 
-def matched_workload(title, X, y, grid, repeats, budget_s=60.0):
-  """Calibrates every solver's tolerance to MATCH, then times it cold and steady. Returns table rows."""
+def matched_workload(title, X, y, grid, repeats, budget_s=60.0, make_solvers=None, objectives=None):
+  """Calibrates every solver's tolerance to MATCH, then times it cold and steady. Returns table rows.
+  ``make_solvers``/``objectives``: :func:`matched_solvers`/:func:`lasso_objectives` (the lasso) by default."""
   import scipy.sparse as sp
   X = X.copy() if sp.issparse(X) else np.array(X, order="F")  # writable (celer), Fortran (scikit-learn's CD)
   y = np.array(y)
-  solvers = matched_solvers(X, y, grid)
+  solvers = (make_solvers or matched_solvers)(X, y, grid)
+  objectives = objectives or lasso_objectives
   tight, runtimes = {}, {}
   for name, (_, make) in solvers.items():  # the reference runs, at each solver's tightest tolerance
     jax.clear_caches()
     t, C = _time_once(make(LADDER[-1]))
     runtimes[name] = t
     if np.all(np.isfinite(C)):
-      tight[name] = lasso_objectives(X, y, C, grid)
+      tight[name] = objectives(X, y, C, grid)
   ref = np.min(np.stack(list(tight.values())), 0)
   rows = []
   for name, (settings, make) in solvers.items():
@@ -301,7 +351,7 @@ def matched_workload(title, X, y, grid, repeats, budget_s=60.0):
         if runtimes[name] > budget_s:
           continue
         _, C = _time_once(make(tol))
-        obj = lasso_objectives(X, y, C, grid)
+        obj = objectives(X, y, C, grid)
       if obj is None:
         continue
       s_ = max(0.0, float(np.max((obj - ref) / np.maximum(ref, np.finfo(float).tiny))))  # < 0: rounding
@@ -356,23 +406,13 @@ def matched_markdown(t) -> str:
 
 
 def wide_cv_rows(X, y, tol, folds=5):
-  """5-fold × 100-alpha lasso CV on a wide design: scikit-learn's LassoCV and jaxreg's working-set
-  path in a loop over folds (``enet_cv`` batches the folds' Gram matrices: 5 × p² floats here)."""
+  """5-fold × 100-alpha lasso CV on a wide design: scikit-learn's LassoCV and jaxreg's ``enet_cv`` (whose
+  automatic choice here is the working-set solver, the folds one after another), on the same grid and folds."""
   from sklearn.linear_model import LassoCV
-  from sklearn.model_selection import KFold
   grid = lasso_grid(X, y, 100, 1e-2)
-
-  def jax_cv():
-    mse = []
-    for tr, te in KFold(folds).split(X):
-      mx, my = X[tr].mean(0), y[tr].mean()
-      C = np.asarray(jaxreg.paths.lasso_path(X[tr] - mx, y[tr] - my, alphas=grid, tol=tol)[1])
-      mse.append((((X[te] - mx) @ C.T + my - y[te][:, None]) ** 2).mean(0))
-    mse = np.array(mse).T
-    return grid[np.argmin(mse.mean(1))], mse
-
   rows = {"scikit-learn LassoCV (1 BLAS thread)": one_blas_thread(lambda: LassoCV(alphas=grid, cv=folds, tol=tol).fit(X, y)),
-          "jaxreg lasso_path, 5-fold loop (working set)": jax_cv}
+          "jaxreg enet_cv (working set, folds in turn)": lambda: _block(jaxreg.paths.enet_cv(X, y, alphas=grid,
+                                                                                             folds=folds, tol=tol))}
   # celer 0.7.4's LassoCV passes n_alphas to scikit-learn 1.9's LassoCV, which no longer takes it: not timed.
   return rows
 
@@ -509,9 +549,17 @@ def scale_workloads(args, tables):
   Xs, ys = sparse_problem(n, p, dens)
   work.append(("m_sparse_path", f"sparse {n} × {p} (density {dens}), 100-alpha lasso path to α_max/100", Xs, ys,
                lasso_grid(Xs, ys, 100, 1e-2)))
-  for key, title, X_, y_, grid_ in work:
+  from sklearn.datasets import load_breast_cancer
+  Xb, yb = load_breast_cancer(return_X_y=True)
+  Xb = (Xb - Xb.mean(0)) / Xb.std(0)
+  amax = np.max(np.abs(Xb.T @ (yb - 0.5))) / len(yb)  # the smallest alpha with w = 0 (no intercept), all rows
+  m, k = (150, 10) if quick else (len(yb), 100)
+  work.append(("m_logistic", f"breast_cancer ({m} × 30, standardized), {k}-alpha L1 logistic path to α_max/100",
+               Xb[:m], yb[:m].astype(float), amax * np.geomspace(1, 1e-2, k), logistic_solvers, logistic_objectives))
+  for key, title, X_, y_, grid_, *how in work:
     t = time.perf_counter()
-    tables[key] = {**matched_workload(title, X_, y_, grid_, reps), "workload": title, "matched": MATCH}
+    tables[key] = {**matched_workload(title, X_, y_, grid_, reps, 60.0, *how), "workload": title,
+                   "matched": MATCH}
     print(matched_markdown(tables[key]) + f"\n({time.perf_counter() - t:.0f} s)\n")
   # Wide CV (tol 1e-4 for all, as the other CV tables).
   cold, steady, outs = time_rows(wide_cv_rows(Xw, yw, 1e-4), reps)
@@ -597,11 +645,20 @@ def _matched_readme(record):
     rows = {r["solver"]: r for r in t["rows"]}
     peers = [r for n, r in rows.items() if not n.startswith("jaxreg") and r["matched"]]
     best = min(peers, key=lambda r: r["steady_s"]) if peers else None
-    j64, j32 = rows.get("jaxreg lasso_path (float64)"), rows.get("jaxreg lasso_path (float32)")
+    j64, j32 = (next(r for n, r in rows.items() if n.startswith("jaxreg") and f"({d})" in n)
+                for d in ("float64", "float32"))
     peer = f"{best['solver']} ({best['steady_s']:.4f})" if best else "none matched"
     f32 = f"{j32['ratio_vs_fastest_peer']:.2f}{'' if j32['matched'] else ' (✗ ' + format(j32['rel_subopt'], '.0e') + ')'}"
     lines.append(f"| {t['workload']} | {peer} | {j64['steady_s']:.4f} | {j64['ratio_vs_fastest_peer']:.2f} | {f32} | "
                  f"{j64['cold_s']:.2f} |")
+  cv = record["tables"].get("wide_cv")
+  if cv:
+    r = {row["solver"].split(" (")[0]: row for row in cv["rows"]}
+    sk, jx = r.get("scikit-learn LassoCV"), r.get("jaxreg enet_cv")
+    if sk and jx:
+      lines += ["", f"{cv['title']}: scikit-learn `LassoCV` {sk['steady_s']:.3f} s, jaxreg `enet_cv` "
+                f"{jx['steady_s']:.3f} s steady ({jx['cold_s']:.1f} s cold), ratio {jx['steady_s'] / sk['steady_s']:.2f}; "
+                f"selected alpha {'the same' if np.isclose(sk['alpha'], jx['alpha'], rtol=1e-9) else 'different'}."]
   rss = record.get("peak_rss_mb") or {}
   if rss:
     lines += ["", "Peak RSS of a fresh process running jaxreg's 100-alpha path on a wide design: "

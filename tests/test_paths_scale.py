@@ -152,7 +152,9 @@ def test_automatic_choice_of_solver(monkeypatch):
   assert choose(10_000, 1000, False, "auto") == "gram"
   assert choose(10_000, 1000, False, "auto", n_alphas=1) == "working_set"  # one alpha: no XᵀX
   assert choose(10_000, 400, False, "auto", n_alphas=1) == "gram"
-  assert choose(10, 400, False, "auto") == "gram"  # p ≤ _GRAM_MAX_P
+  assert choose(10, 400, False, "auto") == "working_set"  # p ≥ 10·n, p ≥ 300
+  assert choose(20, 250, False, "auto") == "gram"  # p ≤ _GRAM_MAX_P, p < 300
+  assert choose(100, 450, False, "auto") == "gram"  # p ≤ _GRAM_MAX_P, p < 10·n
   assert choose(40, 800, False, "auto") == "working_set"
   assert choose(72, 7129, False, "auto") == "working_set"
   assert choose(20_000, 5000, True, "auto") == "working_set"  # sparse: always
