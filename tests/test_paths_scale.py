@@ -176,7 +176,8 @@ def test_working_set_programs_hold_no_p_by_p_array():
   D = _residual._dense_design(jax.numpy.asarray(X))
   W, alphas, active = np.zeros((A, p)), np.ones(A), np.ones(A, bool)
   jaxprs = [jax.make_jaxpr(lambda *a: _residual._ws_check(*a, positive=False, bound=True))(
-                D, y, W, alphas, 1.0, active),
+                D, y, W, alphas, 1.0, active, np.ones(p)),
+            jax.make_jaxpr(_residual._col_norms2)(D),
             jax.make_jaxpr(lambda *a: _residual._ws_solve(*a, K=64, chunk=2, check_every=10, anderson=5,
                                                           positive=False))(
                 D, y, W, alphas, 1.0, np.zeros(p), 20, np.full(A, 1e-6), np.full(A, 100), active)]

@@ -80,13 +80,14 @@ def _check_xy(X, y):
   for name, a in (("X", X), ("y", y)):
     if _trees.is_traced(a):
       continue
-    if not np.isfinite(np.asarray(a)).all():
+    a = np.asarray(a)
+    if not np.isfinite(a).all():
       raise ValueError(f"{name} contains NaN or inf; remove or impute those entries first.")
-    with np.errstate(over="ignore"):
-      overflows = not np.isfinite(np.asarray(a).astype(np.dtype(dtype))).all()
+    with np.errstate(over="ignore"):  # only a narrowing cast (float64 data, float32 computation) can overflow
+      overflows = not np.can_cast(a.dtype, dtype) and not np.isfinite(a.astype(np.dtype(dtype))).all()
     if overflows:
       raise ValueError(
-          f"{name} has values too large for {dtype} (max |{name}| = {np.max(np.abs(np.asarray(a))):.3g}, "
+          f"{name} has values too large for {dtype} (max |{name}| = {np.max(np.abs(a)):.3g}, "
           f"{dtype} overflows above {float(jnp.finfo(dtype).max):.3g}): rescale it, or use float64 "
           "(jax.config.update('jax_enable_x64', True)).")
   return jnp.asarray(X, dtype), jnp.asarray(y, dtype)

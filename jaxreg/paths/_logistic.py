@@ -36,7 +36,7 @@ def _logistic_path_jit(X, y, sw, alphas, l1_ratio, eps, tol, max_iter, *, n_alph
   else:
     x_mean, b0, resid0 = jnp.zeros(p, dt), jnp.zeros((), dt), y - 0.5
   if n_alphas:  # w = 0 is optimal iff max|∇_w f(0, b0)| = max|Xᵀ(v·(y − σ(b0)))| ≤ alpha·l1_ratio
-    alphas = _alpha_grid(X.T @ (v * resid0), 1.0, l1_ratio, eps, n_alphas)
+    alphas = _alpha_grid(X.T @ (v * resid0), 1.0, l1_ratio, eps, n_alphas)  # as the gradient (w = 0 at alpha_max)
   else:
     alphas = _sorted_alphas(alphas, dt)
   A = alphas.shape[0]
