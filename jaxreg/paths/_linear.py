@@ -26,11 +26,22 @@ from jaxreg.paths._checks import (
 from jaxreg.paths._residual import _dense_design, _rmatvec, _sparse_design, _ws_path
 
 
+def _gram_matrix(X):
+  """``XᵀX``: by the host's BLAS for a concrete ``X`` held on the CPU (numpy's ``X.T @ X`` is a symmetric
+  rank-k update, half the flops: 0.12 s against 0.43 s for XLA's product at 10 000 × 1 000 in float64 on 2
+  cores), else by XLA (under a trace, or on an accelerator)."""
+  if _trees.is_traced(X) or (isinstance(X, jax.Array) and any(d.platform != "cpu" for d in X.devices())):
+    return X.T @ X
+  A = np.asarray(X)
+  with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported with its cause by _check_finite
+    return jnp.asarray(A.T @ A)
+
+
 @jax.jit(static_argnames=("n_alphas", "solver", "positive"))
-def _enet_path_jit(X, y, alphas, l1_ratio, eps, tol, max_iter, *, n_alphas, solver, positive=False):
+def _enet_path_jit(X, Q, y, alphas, l1_ratio, eps, tol, max_iter, *, n_alphas, solver, positive=False):
   n = X.shape[0]
   dt = X.dtype
-  Q, q, ynorm2 = X.T @ X, y @ X, y @ y  # y @ X, not Xᵀy: XLA's CPU matvec with Xᵀ is 20x slower
+  q, ynorm2 = y @ X, y @ y  # y @ X, not Xᵀy: XLA's CPU matvec with Xᵀ is 20x slower
   l1_ratio = jnp.asarray(l1_ratio, dt)
   alphas = _alpha_grid(q, n, l1_ratio, eps, n_alphas, positive) if n_alphas else _sorted_alphas(alphas, dt)
   W, gap, bound, it, stalled = (x[0] for x in _gram_path(
@@ -214,7 +225,7 @@ def _solve(X, y, l1_ratio, alphas, n_alphas, eps, tol, max_iter, positive, offse
   given = None if n_alphas else alphas
   if method == "gram":
     alphas, W, gap, status = _enet_path_jit(
-        X, y, given, l1_ratio, eps, tol, max_iter, n_alphas=n_alphas, solver=solver._replace(method="gram"),
+        X, _gram_matrix(X), y, given, l1_ratio, eps, tol, max_iter, n_alphas=n_alphas, solver=solver._replace(method="gram"),
         positive=positive)
     gap, bound = _data_gaps(X, y, W, alphas, l1_ratio, gap, status.bounds, tol * status.scale, positive=positive)
     return alphas, W, gap, status._replace(bounds=bound)
