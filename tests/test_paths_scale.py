@@ -341,30 +341,6 @@ def test_enet_cv_on_sparse_X_equals_lassocv_with_the_same_sparse_input(fit_inter
   _assert_cv_equal(res, sk)
 
 
-@pytest.mark.slow  # several compiled programs (> 5 s on a 2-core CPU)
-def test_enet_cv_sample_weight_correctness_with_the_working_set_solver():
-  # sklearn's test_enet_cv_sample_weight_correctness (integer weights on one CV group = repeated rows), run
-  # through the working-set CV (forced: the data are small), against ElasticNetCV on the repeated rows.
-  from sklearn.linear_model import ElasticNetCV
-  from sklearn.model_selection import LeaveOneGroupOut
-  rng = np.random.RandomState(0)
-  n_splits, per_group, p = 3, 10, 5
-  X = rng.rand(n_splits * per_group, p)
-  beta = 10 * rng.rand(p)
-  beta[0:2] = 0
-  y = X @ beta + rng.rand(n_splits * per_group)
-  sw = np.ones(len(y))
-  sw[:per_group] = rng.randint(0, 5, size=per_group)
-  sw[0] = 3
-  groups = np.repeat(np.arange(n_splits), per_group)
-  splits = list(LeaveOneGroupOut().split(X, groups=groups))
-  kw = dict(tol=1e-10, max_iter=100_000, alphas=20)
-  res = paths.enet_cv(X, y, folds=splits, sample_weight=sw, solver=WS, **kw)
-  Xr, yr = np.repeat(X, sw.astype(int), 0), np.repeat(y, sw.astype(int), 0)
-  splits_r = list(LeaveOneGroupOut().split(Xr, groups=np.repeat(groups, sw.astype(int))))
-  _assert_cv_equal(res, ElasticNetCV(cv=splits_r, l1_ratio=1.0, **kw).fit(Xr, yr))
-
-
 def test_enet_cv_sparse_bad_inputs_are_refused():
   X = sp.random(40, 60, density=0.1, format="csr", random_state=0)
   y = np.arange(40.0)

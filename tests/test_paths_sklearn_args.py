@@ -95,11 +95,13 @@ def test_enet_sample_weight_consistency():
 # ----------------------------------------------------------------------------- sample_weight: CV
 
 @pytest.mark.slow  # several compiled programs (> 5 s on a 2-core CPU)
+@pytest.mark.parametrize("method", ["auto", "working_set"])
 @pytest.mark.parametrize("fit_intercept", [True, False])
-def test_enet_cv_sample_weight_correctness(fit_intercept):
+def test_enet_cv_sample_weight_correctness(fit_intercept, method):
   # Ported from sklearn's test_enet_cv_sample_weight_correctness (ElasticNetCV, dense): integer weights on
   # the first CV group equal repeating those rows (within that group's folds); checked against
-  # scikit-learn fitted on the repeated data, and against ElasticNetCV with the weights.
+  # scikit-learn fitted on the repeated data, and against ElasticNetCV with the weights. Both CV programs:
+  # the batched Gram one (auto, at this size) and the working-set one (folds in turn, centered by offsets).
   rng = np.random.RandomState(0)
   n_splits, per_group, p = 3, 10, 5
   X = rng.rand(n_splits * per_group, p)
@@ -112,7 +114,7 @@ def test_enet_cv_sample_weight_correctness(fit_intercept):
   groups = np.repeat(np.arange(n_splits), per_group)
   splits = list(LeaveOneGroupOut().split(X, groups=groups))
   res = paths.enet_cv(X, y, folds=splits, fit_intercept=fit_intercept, sample_weight=sw, tol=1e-10,
-                      max_iter=100_000, alphas=20)
+                      max_iter=100_000, alphas=20, solver=paths.SolverOptions(method=method))
   Xr, yr = np.repeat(X, sw.astype(int), 0), np.repeat(y, sw.astype(int), 0)
   splits_r = list(LeaveOneGroupOut().split(Xr, groups=np.repeat(groups, sw.astype(int))))
   rep = ElasticNetCV(cv=splits_r, fit_intercept=fit_intercept, tol=1e-10, max_iter=100_000, l1_ratio=1.0,
