@@ -25,7 +25,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jax.experimental import sparse as jsparse
 
 from jaxreg.paths._cd import _ROUNDING_SAFETY, _block_size, _cd_solve, _gap_from_xta, _unit_roundoff
 
@@ -62,8 +61,8 @@ class _Design(NamedTuple):
     """``(X, Xᵀ)`` as :class:`jax.experimental.sparse.BCSR` matrices (``|X|``, ``|X|ᵀ`` if ``absolute``)."""
     n, p = self.shape
     a = jnp.abs if absolute else (lambda v: v)
-    return (jsparse.BCSR((a(self.rdata), self.rcols, self.rindptr), shape=(n, p)),
-            jsparse.BCSR((a(self.data), self.rows, self.indptr), shape=(p, n)))
+    return (_bcsr()((a(self.rdata), self.rcols, self.rindptr), shape=(n, p)),
+            _bcsr()((a(self.data), self.rows, self.indptr), shape=(p, n)))
 
 
 def _dense_design(X, offset=None):
@@ -88,6 +87,13 @@ def _max_col_nnz(D):
   return 0 if D.dense is not None else int(np.max(np.diff(np.asarray(D.indptr))))
 
 
+def _bcsr():
+  """``jax.experimental.sparse.BCSR``, imported when a sparse design is used (it imports scipy, which importing
+  jaxreg must not)."""
+  from jax.experimental.sparse import BCSR
+  return BCSR
+
+
 def _ws_gram(D, idx, y, m):
   """``(Q, q)``: the Gram matrix ``X_Sᵀ X_S`` and ``X_Sᵀ y`` of the columns ``S = idx`` of ``X − 1·offsetᵀ``.
 
@@ -108,7 +114,7 @@ def _ws_gram(D, idx, y, m):
   e = jnp.where(valid, start[:, None] + t[None], 0)
   r, v = D.rows[e], jnp.where(valid, D.data[e], 0)  # (k, m): the rows and values of each column's nonzeros
   raw = jnp.zeros((n, k), D.dtype).at[r, jnp.arange(k)[:, None]].add(v)  # the uncentered columns
-  XsT = jsparse.BCSR((v.ravel(), r.ravel(), jnp.arange(0, (k + 1) * m, m, dtype=r.dtype)), shape=(k, n))
+  XsT = _bcsr()((v.ravel(), r.ravel(), jnp.arange(0, (k + 1) * m, m, dtype=r.dtype)), shape=(k, n))
   Q = XsT @ raw
   q = XsT @ y
   off, colsum = D.offset[idx], jnp.sum(v, 1)
