@@ -63,8 +63,8 @@ def _ws_grid(D, y, alphas, l1_ratio, eps, *, n_alphas, positive):
 # The automatic choice (measured, see Solver in jaxreg.paths): the batched Gram solver while n_features ≤
 # max(n_samples, _GRAM_MAX_P); the working-set solver beyond, for at most _FEW_ALPHAS alphas once n_features >
 # _GRAM_MAX_P, for n_features ≥ _VERY_WIDE·n_samples once n_features ≥ _VERY_WIDE_MIN_P, and always for sparse X.
-# Measured (100-alpha lasso paths to α_max/100, tol 1e-4 / 1e-8): 40 × 800, working set 0.3 s, Gram 9.2 s (tol
-# 1e-6); 10 × 400: 0.06 / 0.24 s against 0.58 / 1.0 s; 24 × 300: 0.07 / 0.09 s against 0.18 / 0.68 s; 30 × 300:
+# Measured: a 40 × 800 lasso path (tol 1e-6), working set 0.3 s, Gram 9.2 s; 100-alpha paths to α_max/100 on
+# Toeplitz(0.5) designs (tol 1e-4 / 1e-8), working set against Gram: 10 × 400: 0.06 / 0.24 s against 0.58 / 1.0 s; 24 × 300: 0.07 / 0.09 s against 0.18 / 0.68 s; 30 × 300:
 # 0.40 / 0.60 against 0.48 / 4.7 s; but 20 × 250: 0.65 / 4.7 s against 0.20 / 2.8 s, and at p ≤ 4n (100 × 300,
 # 50 × 200) Gram was faster; 10 000 × 1 000, one alpha: 0.27 s against 0.64 s (forming XᵀX dominates), a
 # 100-alpha path: 2.6 s against 1.0 s.
@@ -225,8 +225,8 @@ def _solve(X, y, l1_ratio, alphas, n_alphas, eps, tol, max_iter, positive, offse
   given = None if n_alphas else alphas
   if method == "gram":
     alphas, W, gap, status = _enet_path_jit(
-        X, _gram_matrix(X), y, given, l1_ratio, eps, tol, max_iter, n_alphas=n_alphas, solver=solver._replace(method="gram"),
-        positive=positive)
+        X, _gram_matrix(X), y, given, l1_ratio, eps, tol, max_iter, n_alphas=n_alphas,
+        solver=solver._replace(method="gram"), positive=positive)
     gap, bound = _data_gaps(X, y, W, alphas, l1_ratio, gap, status.bounds, tol * status.scale, positive=positive)
     return alphas, W, gap, status._replace(bounds=bound)
   D = _sparse_design(X, y.dtype, offset) if sparse else _dense_design(X)
